@@ -1,0 +1,43 @@
+"""The ESPCN Keras model. Imports Keras, so only training, conversion and `.keras` evaluation
+import this module; the core package and the device runtime do not."""
+
+from __future__ import annotations
+
+import keras
+
+from .spec import DEFAULT_SPEC, ModelSpec
+
+
+def build_espcn(scale: int, spec: ModelSpec = DEFAULT_SPEC) -> keras.Model:
+    """Y in [0, 1] of shape (H, W, 1) → Y in [0, 1] of shape (scale·H, scale·W, 1).
+
+    Only built-in layers and ``keras.ops`` are used, so ``keras.models.load_model`` needs no
+    custom objects and the converter emits TFLite's DEPTH_TO_SPACE.
+    """
+    if scale not in (2, 3, 4):
+        raise ValueError(f"scale must be 2, 3 or 4, not {scale}")
+    lr = keras.Input((None, None, 1), name="lr_y")
+    x = lr
+    for i, (k, n) in enumerate(zip(spec.kernels, spec.widths), start=1):
+        x = keras.layers.Conv2D(n, k, padding="same", activation="tanh", name=f"conv{i}")(x)
+    x = keras.layers.Conv2D(
+        scale * scale, spec.kernels[6], padding="same", activation="sigmoid", name="conv7"
+    )(x)
+    if spec.skip:
+        anchor = keras.layers.Concatenate(name="anchor")([lr] * (scale * scale))
+        x = keras.layers.Add(name="residual")([x - 0.5, anchor])
+        x = keras.ops.clip(x, 0.0, 1.0)
+    sr = keras.ops.depth_to_space(x, scale)
+    return keras.Model(lr, sr, name=f"espcn_x{scale}_{spec.name}")
+
+
+def model_scale(model: keras.Model) -> int:
+    """The upscaling factor of a single-channel ESPCN-like model, found by running it once."""
+    import numpy as np
+
+    if len(model.inputs) != 1 or model.inputs[0].shape[-1] != 1:
+        raise ValueError("not a single-channel super-resolution model (expects input (H, W, 1))")
+    out = model(np.zeros((1, 8, 8, 1), np.float32))
+    if out.shape[-1] != 1 or out.shape[1] % 8 or out.shape[1] != out.shape[2]:
+        raise ValueError(f"not a single-channel super-resolution model (output {tuple(out.shape)})")
+    return int(out.shape[1]) // 8
