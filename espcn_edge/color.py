@@ -22,6 +22,9 @@ _RGB_TO_YCBCR = np.array(
 _YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
 
 
+Y_MAX = 255.0  # model input/output = Y / Y_MAX
+
+
 def _to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
@@ -48,12 +51,12 @@ def luma(rgb: np.ndarray) -> np.ndarray:
 
 def y_to_float(y: np.ndarray) -> np.ndarray:
     """Y uint8 (0..255) → float32 in [0, 1], the model's input."""
-    return y.astype(np.float32) / 255.0
+    return y.astype(np.float32) / Y_MAX
 
 
 def float_to_y(x: np.ndarray) -> np.ndarray:
     """Model output float in [0, 1] → Y uint8, rounded and clipped."""
-    return _to_uint8(np.asarray(x, dtype=np.float32) * 255.0)
+    return _to_uint8(np.asarray(x, dtype=np.float32) * Y_MAX)
 
 
 def resize_bicubic(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -48,7 +48,7 @@ class ModelSpec:
                 "skip": self.skip}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelSpec":
+    def from_dict(cls, d: dict) -> ModelSpec:
         return cls(d["name"], tuple(d["kernels"]), tuple(d["widths"]), bool(d.get("skip", True)))
 
 
@@ -71,6 +71,13 @@ for _name, _text in {
     # the seed network the issues were measured on, without and with the identity path
     "seed": "5:32,3:32,3:16,3:16,3:16,3:16,3",
     "seed-skip": "5:32,3:32,3:16,3:16,3:16,3:16,3+skip",
+    # candidates of the layer-size study (docs/benchmarks.md), ~13 k to ~87 k MAC per LR pixel
+    "k3-16": "3:16,3:16,3:16,3:16,3:16,3:16,3+skip",
+    "k5-16": "5:16,3:16,3:16,3:16,3:16,3:16,3+skip",
+    "k3-24-16": "3:24,3:24,3:16,3:16,3:16,3:16,3+skip",
+    "k3-32": "3:32,3:32,3:32,3:32,3:32,3:32,3+skip",
+    "k5-48-24": "5:48,3:48,3:24,3:24,3:24,3:24,3+skip",
+    "k5-64-32": "5:64,3:64,3:32,3:32,3:32,3:32,3+skip",
 }.items():
     SPECS[_name] = parse_spec(_text, name=_name)
 
