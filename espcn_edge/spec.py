@@ -29,7 +29,7 @@ class ModelSpec:
         """(kernel, in_channels, out_channels) per conv layer."""
         ins = (1, *self.widths)
         outs = (*self.widths, scale * scale)
-        return list(zip(self.kernels, ins, outs))
+        return list(zip(self.kernels, ins, outs, strict=True))
 
     def params(self, scale: int) -> int:
         return sum(k * k * cin * cout + cout for k, cin, cout in self._layers(scale))
@@ -40,12 +40,16 @@ class ModelSpec:
 
     def to_string(self) -> str:
         """Compact form accepted by `parse_spec`, e.g. ``5:32,3:32,3:16,3:16,3:16,3:16,3+skip``."""
-        body = ",".join(f"{k}:{n}" for k, n in zip(self.kernels, self.widths))
+        body = ",".join(f"{k}:{n}" for k, n in zip(self.kernels, self.widths, strict=False))
         return f"{body},{self.kernels[6]}" + ("+skip" if self.skip else "")
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "kernels": list(self.kernels), "widths": list(self.widths),
-                "skip": self.skip}
+        return {
+            "name": self.name,
+            "kernels": list(self.kernels),
+            "widths": list(self.widths),
+            "skip": self.skip,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSpec:

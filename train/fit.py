@@ -96,7 +96,8 @@ def run(
     gen = DataGenerator(root, scale, patch_size, batch_size)
     bicubic = bicubic_psnr(gen.valid_images, scale)
     print(
-        f"{strategy.num_replicas_in_sync} replica(s); {len(gen.train_images)} training / {len(gen.valid_images)} validation images, "
+        f"{strategy.num_replicas_in_sync} replica(s); {len(gen.train_images)} training / "
+        f"{len(gen.valid_images)} validation images, "
         f"×{scale}, spec {spec.name} ({spec.params(scale)} params, "
         f"{spec.macs_per_lr_pixel(scale)} MAC/LR px); bicubic val_psnr {bicubic:.2f} dB"
     )
@@ -147,7 +148,8 @@ def run(
         verbose=verbose,
     )
     print(
-        f"Best val_psnr {card.get('best_val_psnr')} dB (bicubic {bicubic:.2f}) → {out / 'best.keras'}"
+        f"Best val_psnr {card.get('best_val_psnr')} dB (bicubic {bicubic:.2f}): "
+        f"{out / 'best.keras'}"
     )
     return card
 
