@@ -1,0 +1,226 @@
+"""`espcn-edge eval`: Y-PSNR / SSIM of several models side by side on a benchmark set.
+
+Protocol of the published SR tables: LR = the set's MATLAB-bicubic files
+(``LR_bicubic/X{s}/img_NNNx{s}.png``), HR = top-left crop of ``HR/img_NNN.png`` to LR × s,
+whole-image inference, the model's Y merged with bicubic chroma to RGB, metrics on MATLAB Y with
+`s` pixels shaved (`espcn_edge.metrics`). Other folders work too: a DIV2K root (its validation
+split) or a plain folder of HR images (LR made with the project's bicubic `downscale`).
+
+A model is a `.tflite` file (the device runtime, no TensorFlow), a `.keras` file, ``bicubic``,
+or ``opencv:PATH.pb`` (OpenCV contrib's dnn_superres, e.g. ../shared/peers/ESPCN_x2.pb).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import write_text
+from .color import downscale, float_to_y, modcrop, resize_bicubic, upscale_rgb, y_to_float
+from .dataset import DatasetError, ImagePair, find_pairs
+from .imageio import list_images, load_rgb
+from .metrics import psnr, ssim
+
+
+@dataclass(frozen=True)
+class EvalImage:
+    name: str
+    lr: np.ndarray  # RGB uint8
+    hr: np.ndarray  # RGB uint8, exactly scale × LR
+
+
+@dataclass(frozen=True)
+class EvalModel:
+    name: str
+    upscale_rgb: Callable[[np.ndarray], np.ndarray]
+
+
+def images_from_pairs(pairs: Sequence[ImagePair], scale: int) -> list[EvalImage]:
+    """RGB (LR, HR) images of dataset pairs; LR from the pair's file or by `downscale`."""
+    images = []
+    for pair in pairs:
+        hr = modcrop(load_rgb(pair.hr), scale)
+        lr = load_rgb(pair.lr) if pair.lr is not None else downscale(hr, scale)
+        images.append(EvalImage(pair.hr.stem, lr, hr[: lr.shape[0] * scale, : lr.shape[1] * scale]))
+    return images
+
+
+def load_images(data_dir: str | os.PathLike, scale: int) -> list[EvalImage]:
+    """A benchmark set (HR/ + LR_bicubic/X{s}/), a DIV2K root (validation split) or HR folder."""
+    root = Path(data_dir)
+    lr_dir = root / "LR_bicubic" / f"X{scale}"
+    if (root / "HR").is_dir():
+        if not lr_dir.is_dir():
+            raise DatasetError(f"{lr_dir}: no ×{scale} LR images in this benchmark set")
+        pairs = [
+            ImagePair(hr, lr_dir / f"{hr.stem}x{scale}{hr.suffix}")
+            for hr in list_images(root / "HR")
+        ]
+    elif (root / "DIV2K_train_HR").is_dir():
+        pairs = find_pairs(root, scale, "valid")
+    elif root.is_dir():
+        pairs = [ImagePair(p, None) for p in list_images(root)]
+    else:
+        raise DatasetError(f"{root}: dataset folder not found")
+    if not pairs:
+        raise DatasetError(f"{root}: no images found")
+    return images_from_pairs(pairs, scale)
+
+
+def y_model(name: str, scale: int, upscale_y: Callable[[np.ndarray], np.ndarray]) -> EvalModel:
+    """An EvalModel from a Y-plane upscaler (chroma by bicubic)."""
+    return EvalModel(name, lambda rgb: upscale_rgb(rgb, scale, upscale_y))
+
+
+def bicubic_model(scale: int) -> EvalModel:
+    def up(y: np.ndarray) -> np.ndarray:
+        return resize_bicubic(y, (y.shape[1] * scale, y.shape[0] * scale))
+
+    return y_model("bicubic", scale, up)
+
+
+def keras_model(model, scale: int, name: str = "keras") -> EvalModel:
+    """An EvalModel from an in-memory Keras model (float, whole-image inference)."""
+
+    def up(y: np.ndarray) -> np.ndarray:
+        out = model(y_to_float(y)[None, ..., None], training=False)
+        return float_to_y(np.asarray(out)[0, ..., 0])
+
+    return y_model(name, scale, up)
+
+
+def _load_keras(path: Path, scale: int) -> EvalModel:
+    import keras  # lazily: only .keras evaluation needs TensorFlow
+
+    from .model import model_scale
+
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as e:  # Keras raises many types for unreadable files
+        raise ValueError(f"{path}: cannot load Keras model ({str(e).splitlines()[0]})") from None
+    if model_scale(model) != scale:
+        raise ValueError(f"{path}: model is ×{model_scale(model)}, not ×{scale}")
+    return keras_model(model, scale, path.name)
+
+
+def _load_opencv(path: Path, scale: int) -> EvalModel:
+    try:
+        import cv2
+
+        sr = cv2.dnn_superres.DnnSuperResImpl_create()
+    except (ImportError, AttributeError):
+        raise ValueError("opencv: models need opencv-contrib-python-headless") from None
+    if not path.is_file():
+        raise ValueError(f"{path}: OpenCV model not found")
+    sr.readModel(str(path))
+    sr.setModel(path.stem.split("_")[0].lower(), scale)
+    return EvalModel(
+        f"opencv:{path.name}", lambda rgb: sr.upsample(rgb[..., ::-1].copy())[..., ::-1]
+    )
+
+
+def load_model(spec: str, scale: int) -> EvalModel:
+    """``bicubic``, ``opencv:PATH.pb``, ``PATH.keras`` or ``PATH.tflite``."""
+    if spec == "bicubic":
+        return bicubic_model(scale)
+    if spec.startswith("opencv:"):
+        return _load_opencv(Path(spec[len("opencv:") :]), scale)
+    path = Path(spec)
+    if path.suffix == ".keras":
+        return _load_keras(path, scale)
+    if path.suffix == ".tflite":
+        from .runtime import Upscaler
+
+        return y_model(path.name, scale, Upscaler(path, scale=scale).upscale_y)
+    raise ValueError(
+        f"{spec}: unknown model (use a .keras or .tflite file, bicubic or opencv:PATH.pb)"
+    )
+
+
+def evaluate_models(models: Sequence[EvalModel], images: Sequence[EvalImage], scale: int) -> dict:
+    """PSNR/SSIM per image and mean for each model; the JSON-ready result of `espcn-edge eval`."""
+    results: dict = {"scale": scale, "images": [im.name for im in images], "models": {}}
+    for model in models:
+        rows, seconds = [], 0.0
+        for im in images:
+            start = time.perf_counter()
+            sr = model.upscale_rgb(im.lr)
+            seconds += time.perf_counter() - start
+            if sr.shape != im.hr.shape:
+                raise ValueError(
+                    f"{model.name}: output {sr.shape} for {im.name}, expected {im.hr.shape}"
+                )
+            rows.append((psnr(sr, im.hr, scale), ssim(sr, im.hr, scale)))
+        p, s = np.array(rows).T
+        results["models"][model.name] = {
+            "psnr": p.round(4).tolist(), "ssim": s.round(5).tolist(),
+            "mean_psnr": round(float(p.mean()), 4), "mean_ssim": round(float(s.mean()), 5),
+            "seconds_per_image": round(seconds / len(images), 4),
+        }  # fmt: skip
+    return results
+
+
+def format_table(results: dict) -> str:
+    """Per-image and mean PSNR (dB) / SSIM, one column per model."""
+    names = list(results["models"])
+    width = max(20, *(len(n) + 2 for n in names))
+    lines = [f"{'image':<12}" + "".join(f"{n:>{width}}" for n in names)]
+    rows = [(im, i) for i, im in enumerate(results["images"])] + [("mean", None)]
+    for label, i in rows:
+        cells = []
+        for n in names:
+            m = results["models"][n]
+            p, s = (m["mean_psnr"], m["mean_ssim"]) if i is None else (m["psnr"][i], m["ssim"][i])
+            cells.append(f"{p:.2f} / {s:.4f}".rjust(width))
+        lines.append(f"{label:<12}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def run(
+    models: Sequence[str], data: str | os.PathLike, scale: int, json_out: str | None = None
+) -> dict:
+    images = load_images(data, scale)
+    results = evaluate_models([load_model(m, scale) for m in models], images, scale)
+    results["data"] = str(data)
+    print(f"×{scale} on {data}: Y-PSNR (dB) / SSIM, {scale} px shaved")
+    print(format_table(results))
+    if json_out:
+        write_text(json_out, json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="espcn-edge eval", description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )  # fmt: skip
+    parser.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        help=".tflite, .keras, bicubic or opencv:PATH.pb (repeat to compare)",
+    )
+    parser.add_argument(
+        "--data", required=True, help="benchmark set, e.g. ../shared/data/benchmark/Set5"
+    )
+    parser.add_argument("--scale", type=int, default=2, choices=(2, 3, 4))
+    parser.add_argument("--json", help="also write the results here")  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        run(args.model, args.data, args.scale, args.json)
+    except (ValueError, OSError) as e:  # ModelError, DatasetError, ImageError are ValueErrors
+        print(f"espcn-edge eval: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
