@@ -49,13 +49,13 @@ class Checkpoints(keras.callbacks.Callback):
     """Writes last.keras every epoch and best.keras + card.json when val_psnr improves,
     each atomically (temp file, then rename)."""
 
-    def __init__(self, out: Path, card: dict, best: float = -np.inf):
+    def __init__(self, out: Path, card: dict, export=lambda model: model, best: float = -np.inf):
         super().__init__()
-        self.out, self.card, self.best = out, card, best
+        self.out, self.card, self.export, self.best = out, card, export, best
 
     def _save(self, name: str) -> None:
         with atomic_path(self.out / name) as tmp:
-            self.model.save(tmp)
+            self.export(self.model).save(tmp)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get("val_psnr", -np.inf)

@@ -7,6 +7,7 @@ whole pipeline runs on a fresh machine in a few minutes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -26,6 +27,24 @@ class FitError(RuntimeError):
     """A problem with the user's request, reported as one line."""
 
 
+@dataclasses.dataclass
+class FitConfig:
+    out: Path
+    data: str | None = None
+    scale: int = 2
+    spec: ModelSpec = DEFAULT_SPEC
+    epochs: int = 10
+    steps_per_epoch: int = 100
+    batch_size: int = 16
+    patch_size: int = 48
+    lr: float = 1e-3
+    resume: bool = False
+    init_from: Path | None = None
+    qat: bool = False
+    strategy: str = "auto"
+    verbose: int = 1
+
+
 def resolve_data(data: str | None) -> Path:
     if data:
         return Path(data)
@@ -40,8 +59,10 @@ def resolve_data(data: str | None) -> Path:
 
 
 def init_from(model, path: Path) -> None:
-    """Copy the weights of layers with the same name and shape (conv1–conv6 across scales)."""
+    """Start `model` from the layers of another model with the same name and shape."""
     import keras
+
+    from espcn_edge.model import copy_weights
 
     try:
         source = keras.models.load_model(path)
@@ -49,68 +70,49 @@ def init_from(model, path: Path) -> None:
         raise FitError(
             f"{path}: cannot load the --init-from model ({e.__class__.__name__}: {e})"
         ) from e
-    copied = []
-    for layer in model.layers:
-        try:
-            other = source.get_layer(layer.name)
-        except ValueError:
-            continue
-        if layer.weights and [w.shape for w in layer.weights] == [w.shape for w in other.weights]:
-            layer.set_weights(other.get_weights())
-            copied.append(layer.name)
+    copied = copy_weights(source, model)
     if not copied:
         raise FitError(f"{path}: no layer matches this model's names and shapes")
     print(f"Initialised {', '.join(copied)} from {path}")
 
 
-def run(
-    data: str | None,
-    scale: int,
-    spec: ModelSpec,
-    epochs: int,
-    steps_per_epoch: int,
-    batch_size: int,
-    patch_size: int,
-    lr: float,
-    out: Path,
-    resume: bool = False,
-    init_from_path: Path | None = None,
-    strategy_name: str = "auto",
-    verbose: int = 1,
-) -> dict:
+def _load_card(cfg: FitConfig) -> dict:
+    path = cfg.out / "card.json"
+    card = json.loads(path.read_text()) if cfg.resume and path.exists() else {}
+    if card and card.get("spec_string") != cfg.spec.to_string():
+        raise FitError(
+            f"{cfg.out} was trained with spec {card['spec_string']}, not {cfg.spec.to_string()}"
+        )
+    return card
+
+
+def run(cfg: FitConfig) -> dict:
     """Train and return the model card of the best checkpoint."""
     import keras
 
-    from espcn_edge.model import build_espcn
+    from espcn_edge.model import build_espcn, copy_weights
     from train.callbacks import Checkpoints, ValidationPSNR, bicubic_psnr, versions
     from train.data import DataGenerator
+    from train.qat import QuantConv2D
     from train.strategy import choose_strategy
 
-    backup = out / "backup"
-    if backup.exists() and not resume:
+    backup = cfg.out / "backup"
+    if backup.exists() and not cfg.resume:
         raise FitError(
-            f"{out} holds an unfinished run: add --resume to continue it, or pick another --out"
+            f"{cfg.out} holds an unfinished run: add --resume to continue it, or pick another --out"
         )
-    strategy = choose_strategy(strategy_name)
-    root = resolve_data(data)
-    gen = DataGenerator(root, scale, patch_size, batch_size)
-    bicubic = bicubic_psnr(gen.valid_images, scale)
+    card = _load_card(cfg)
+    strategy = choose_strategy(cfg.strategy)
+    root = resolve_data(cfg.data)
+    gen = DataGenerator(root, cfg.scale, cfg.patch_size, cfg.batch_size)
+    bicubic = bicubic_psnr(gen.valid_images, cfg.scale)
+    spec, scale, total_steps = cfg.spec, cfg.scale, cfg.epochs * cfg.steps_per_epoch
     print(
         f"{strategy.num_replicas_in_sync} replica(s); {len(gen.train_images)} training / "
-        f"{len(gen.valid_images)} validation images, "
-        f"×{scale}, spec {spec.name} ({spec.params(scale)} params, "
-        f"{spec.macs_per_lr_pixel(scale)} MAC/LR px); bicubic val_psnr {bicubic:.2f} dB"
+        f"{len(gen.valid_images)} validation images, ×{scale}, spec {spec.name} "
+        f"({spec.params(scale)} params, {spec.macs_per_lr_pixel(scale)} MAC/LR px)"
+        f"{', quantization-aware' if cfg.qat else ''}; bicubic val_psnr {bicubic:.2f} dB"
     )
-
-    card = (
-        json.loads((out / "card.json").read_text())
-        if resume and (out / "card.json").exists()
-        else {}
-    )
-    if card and card.get("spec_string") != spec.to_string():
-        raise FitError(
-            f"{out} was trained with spec {card.get('spec_string')}, not {spec.to_string()}"
-        )
     card.update(
         scale=scale,
         spec=spec.to_dict(),
@@ -121,35 +123,46 @@ def run(
         train_images=len(gen.train_images),
         valid_images=len(gen.valid_images),
         bicubic_val_psnr=round(bicubic, 3),
-        planned_steps=epochs * steps_per_epoch,
-        batch_size=batch_size,
-        patch_size=patch_size,
+        planned_steps=total_steps,
+        batch_size=cfg.batch_size,
+        patch_size=cfg.patch_size,
+        init_from=str(cfg.init_from) if cfg.init_from else card.get("init_from"),
+        quantization_aware=cfg.qat,
         versions=versions(),
     )
+
+    def export(model: keras.Model) -> keras.Model:
+        """The plain model to save: QAT weights go back into built-in layers."""
+        if not cfg.qat:
+            return model
+        plain = build_espcn(scale, spec)
+        copy_weights(model, plain)
+        return plain
+
     with strategy.scope():
-        model = build_espcn(scale, spec)
-        if init_from_path:
-            init_from(model, init_from_path)
-        schedule = keras.optimizers.schedules.CosineDecay(lr, epochs * steps_per_epoch, alpha=0.02)
+        model = build_espcn(scale, spec, conv=QuantConv2D if cfg.qat else keras.layers.Conv2D)
+        if cfg.init_from:
+            init_from(model, cfg.init_from)
+        schedule = keras.optimizers.schedules.CosineDecay(cfg.lr, total_steps, alpha=0.02)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
-    out.mkdir(parents=True, exist_ok=True)
+    cfg.out.mkdir(parents=True, exist_ok=True)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
         ValidationPSNR(gen.valid_images, scale),
-        Checkpoints(out, card, best=card.get("best_val_psnr", float("-inf"))),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
-        keras.callbacks.TensorBoard(str(out / "logs"), update_freq="epoch"),
+        Checkpoints(cfg.out, card, export, best=card.get("best_val_psnr", float("-inf"))),
+        keras.callbacks.CSVLogger(str(cfg.out / "history.csv"), append=cfg.resume),
+        keras.callbacks.TensorBoard(str(cfg.out / "logs"), update_freq="epoch"),
     ]
     model.fit(
         gen.train_dataset(),
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
+        epochs=cfg.epochs,
+        steps_per_epoch=cfg.steps_per_epoch,
         callbacks=callbacks,
-        verbose=verbose,
+        verbose=cfg.verbose,
     )
     print(
         f"Best val_psnr {card.get('best_val_psnr')} dB (bicubic {bicubic:.2f}): "
-        f"{out / 'best.keras'}"
+        f"{cfg.out / 'best.keras'}"
     )
     return card
 
@@ -160,35 +173,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument(
+    add = p.add_argument
+    add(
         "--data",
         help="DIV2K root (DIV2K_train_HR/…) or a folder of HR images; "
         "default ./data/DIV2K, else the built-in samples",
     )
-    p.add_argument("--scale", type=int, choices=(2, 3, 4), default=2, help="upscaling factor r")
-    p.add_argument(
+    add("--scale", type=int, choices=(2, 3, 4), default=2, help="upscaling factor r")
+    add(
         "--spec",
         default=DEFAULT_SPEC.name,
         help="model spec: a name from espcn_edge.spec.SPECS or 'f1:n1,…,f6:n6,f7[+skip]'",
     )
-    p.add_argument("--epochs", type=int, default=10, help="number of epochs")
-    p.add_argument("--steps-per-epoch", type=int, default=100, help="training steps per epoch")
-    p.add_argument("--batch-size", type=int, default=16, help="patches per step (global batch)")
-    p.add_argument("--patch-size", type=int, default=48, help="LR patch side in pixels (HR = r×)")
-    p.add_argument("--lr", type=float, default=1e-3, help="initial learning rate (cosine decay)")
-    p.add_argument("--out", type=Path, help="output folder (default runs/x{scale})")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    p.add_argument(
+    add("--epochs", type=int, default=10, help="number of epochs")
+    add("--steps-per-epoch", type=int, default=100, help="training steps per epoch")
+    add("--batch-size", type=int, default=16, help="patches per step (global batch)")
+    add("--patch-size", type=int, default=48, help="LR patch side in pixels (HR is r× larger)")
+    add("--lr", type=float, default=1e-3, help="initial learning rate (cosine decay to 2 %%)")
+    add("--out", type=Path, help="output folder (default runs/x{scale})")
+    add("--resume", action="store_true", help="continue an interrupted run in --out")
+    add(
         "--init-from",
         type=Path,
         metavar="MODEL.keras",
-        help="start layers of the same name and shape from another model",
+        help="start layers of the same name and shape from another model (e.g. another scale)",
     )
-    p.add_argument(
+    add(
+        "--qat",
+        action="store_true",
+        help="quantization-aware fine-tuning: simulate int8 TFLite arithmetic while training "
+        "(use with --init-from a float model and a lower --lr)",
+    )
+    add(
         "--strategy",
         choices=("auto", "default", "mirrored", "multiworker"),
         default="auto",
-        help="tf.distribute strategy (auto: by GPUs and TF_CONFIG)",
+        help="tf.distribute strategy; auto picks by visible GPUs and TF_CONFIG",
     )
     return p.parse_args(argv)
 
@@ -197,22 +217,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:
-        spec = parse_spec(args.spec)
-        run(
-            args.data,
-            args.scale,
-            spec,
-            args.epochs,
-            args.steps_per_epoch,
-            args.batch_size,
-            args.patch_size,
-            args.lr,
-            args.out or Path(f"runs/x{args.scale}"),
-            args.resume,
-            args.init_from,
-            args.strategy,
+        cfg = FitConfig(
+            out=args.out or Path(f"runs/x{args.scale}"),
+            data=args.data,
+            scale=args.scale,
+            spec=parse_spec(args.spec),
+            epochs=args.epochs,
+            steps_per_epoch=args.steps_per_epoch,
+            batch_size=args.batch_size,
+            patch_size=args.patch_size,
+            lr=args.lr,
+            resume=args.resume,
+            init_from=args.init_from,
+            qat=args.qat,
+            strategy=args.strategy,
             verbose=1 if sys.stdout.isatty() else 2,
         )
+        run(cfg)
     except (FitError, DatasetError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

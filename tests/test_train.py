@@ -1,0 +1,158 @@
+"""Trainer and DataGenerator: alignment of pairs, the shared preprocessing, a real short run,
+resume after a kill, the mirrored strategy, init-from and clear errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from espcn_edge.color import y_to_float  # noqa: E402
+from espcn_edge.spec import parse_spec  # noqa: E402
+from train.data import DataGenerator  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = "3:8,3:8,3:8,3:8,3:8,3:8,3+skip"
+
+
+def _dihedral(a: np.ndarray) -> list[np.ndarray]:
+    """The 8 rotations/flips of a patch (to undo the generator's augmentation)."""
+    return [np.rot90(b, k) for b in (a, np.fliplr(a)) for k in range(4)]
+
+
+@pytest.mark.parametrize("layout", ["div2k_official", "div2k_onthefly"])
+def test_training_patches_are_aligned_crops_of_the_shared_y_planes(layout, request):
+    root, scale, p = request.getfixturevalue(layout), 3, 12
+    gen = DataGenerator(root, scale, patch_size=p, batch_size=8)
+    lr_batch, hr_batch = next(iter(gen.train_dataset()))
+    assert lr_batch.shape == (8, p, p, 1) and hr_batch.shape == (8, p * scale, p * scale, 1)
+    for lr, hr in zip(lr_batch.numpy()[..., 0], hr_batch.numpy()[..., 0], strict=True):
+        lr_u8 = np.rint(lr * 255).astype(np.uint8)
+        assert np.array_equal(y_to_float(lr_u8), lr)  # exactly the core's Y → float
+        found = False
+        for (lr_img, hr_img) in gen.train_images:
+            for lr_t, hr_t in zip(_dihedral(lr_u8), _dihedral(hr), strict=True):
+                windows = np.lib.stride_tricks.sliding_window_view(lr_img, (p, p))
+                hits = np.argwhere((windows == lr_t).all(axis=(2, 3)))
+                for y, x in hits:
+                    crop = hr_img[y * scale : (y + p) * scale, x * scale : (x + p) * scale]
+                    found |= np.array_equal(y_to_float(crop), hr_t)
+        assert found, "HR patch is not the r× crop matching its LR patch"
+
+
+def test_validation_is_whole_modcropped_images(div2k_official):
+    gen = DataGenerator(div2k_official, 4, patch_size=8)
+    batches = list(gen.valid_dataset())
+    assert len(batches) == len(gen.valid_images) > 0
+    for (lr, hr), (lr_y, hr_y) in zip(batches, gen.valid_images, strict=True):
+        assert lr.shape[1:3] == lr_y.shape and hr.shape[1] == 4 * lr.shape[1]
+        assert np.array_equal(hr.numpy()[0, ..., 0], y_to_float(hr_y))
+
+
+def _fit(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "train.fit", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        **kwargs,
+    )
+
+
+def _history(out: Path) -> list[dict]:
+    with open(out / "history.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_short_real_run_improves_validation_psnr_and_writes_model_card(tmp_path, div2k_official):
+    out = tmp_path / "run"
+    r = _fit("--data", str(div2k_official), "--scale", "2", "--epochs", "3",
+             "--steps-per-epoch", "40", "--patch-size", "16", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-2000:]
+    psnrs = [float(row["val_psnr"]) for row in _history(out)]
+    assert len(psnrs) == 3 and psnrs[-1] > psnrs[0]
+    card = json.loads((out / "card.json").read_text())
+    assert card["scale"] == 2 and card["steps"] <= 120 and card["best_val_psnr"] == round(max(psnrs), 3)
+    assert card["macs_per_lr_pixel"] == parse_spec(card["spec_string"]).macs_per_lr_pixel(2)
+    reload = subprocess.run(
+        [sys.executable, "-c", "import espcn_edge, keras, sys; "
+         "m = keras.models.load_model(sys.argv[1]); print(m.output.shape)", str(out / "best.keras")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert reload.returncode == 0, reload.stderr[-2000:]
+    assert not list(out.glob(".*.keras")), "temporary checkpoint files left behind"
+
+
+def test_killed_run_resumes_and_finishes_its_planned_steps(tmp_path, div2k_onthefly):
+    out = tmp_path / "run"
+    args = ["--data", str(div2k_onthefly), "--scale", "2", "--spec", TINY, "--epochs", "4",
+            "--steps-per-epoch", "30", "--patch-size", "16", "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-m", "train.fit", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metadata = out / "backup" / "training_metadata.json"
+    deadline = time.time() + 240
+    while not metadata.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(_history(out))
+    assert 1 <= done_before < 4
+    assert _fit(*args).returncode == 1  # refuses to overwrite an unfinished run
+    r = _fit(*args, "--resume")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [int(row["epoch"]) for row in _history(out)] == [0, 1, 2, 3]
+    assert json.loads((out / "card.json").read_text())["planned_steps"] == 120
+    assert not (out / "backup").exists()
+
+
+def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path, div2k_onthefly):
+    r = _fit("--data", str(div2k_onthefly), "--scale", "2", "--spec", TINY, "--epochs", "1",
+             "--steps-per-epoch", "5", "--patch-size", "16", "--strategy", "mirrored",
+             "--out", str(tmp_path / "m"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "2 replica(s)" in r.stdout
+
+
+def test_init_from_copies_feature_layers_across_scales(tmp_path):
+    import keras
+
+    from espcn_edge.model import build_espcn
+    from train.fit import init_from
+
+    spec = parse_spec(TINY)
+    source = build_espcn(2, spec)
+    source.save(tmp_path / "x2.keras")
+    target = build_espcn(3, spec)
+    init_from(target, tmp_path / "x2.keras")
+    for i in range(1, 7):
+        np.testing.assert_array_equal(target.get_layer(f"conv{i}").get_weights()[0],
+                                      source.get_layer(f"conv{i}").get_weights()[0])
+    assert target.get_layer("conv7").get_weights()[0].shape[-1] == 9
+    keras.backend.clear_session()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "/nonexistent/div2k"], "dataset folder not found"),
+        (["--spec", "3:8,3:8"], "unknown spec"),
+        (["--init-from", "/nonexistent.keras"], "cannot load the --init-from model"),
+    ],
+)
+def test_bad_requests_fail_with_one_clear_line(tmp_path, args, message):
+    r = _fit(*args, "--epochs", "1", "--steps-per-epoch", "1", "--out", str(tmp_path / "o"))
+    assert r.returncode == 1
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and message in last and "Traceback" not in r.stderr
