@@ -1,0 +1,137 @@
+"""`espcn-edge camera`: live frames → the int8 upscaler → browser view / window / recording.
+
+espcn-edge camera --scale 2 --source demo --view 127.0.0.1:8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+from pathlib import Path
+
+from .engine import CommandError, add_engine_args, fail, open_upscaler, setup_logging
+from .frames import parse_size
+from .pipeline import Pipeline
+from .sinks import RecordSink, Sink, SinkError, ViewSink, WindowSink, parse_address
+from .sources import SPECS_HELP, SourceError, open_source
+from .stats import Stats
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop):
+    """Call `stop()` on Ctrl-C or SIGTERM (from the main thread) so cleanup runs normally."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, lambda *_: stop()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def run(
+    source: str = "auto",
+    size: tuple[int, int] | None = None,
+    scale: int = 2,
+    model: Path | None = None,
+    threads: int | None = None,
+    delegate: str | None = None,
+    delegate_required: bool = False,
+    view: str | None = None,
+    compare: bool = False,
+    window: bool = False,
+    record: Path | None = None,
+    frames: int | None = None,
+    fps: float | None = None,
+) -> Stats:
+    """Stream until `frames` frames, the source's end, Ctrl-C or SIGTERM; returns the stats."""
+    upscaler = open_upscaler(model, scale, threads, delegate, delegate_required)
+    src = open_source(source, size, fps)
+    stats = Stats()
+    stats.info = {
+        "backend": upscaler.backend,
+        "model": upscaler.model_path.name,
+        "scale": upscaler.scale,
+        "source": src.name,
+    }
+    sinks: list[Sink] = []
+    if view:
+        sinks.append(ViewSink(parse_address(view), stats, upscaler.scale, compare))
+    if window:
+        sinks.append(WindowSink(compare))
+    if record:
+        sinks.append(RecordSink(record, fps=fps or 30.0, compare=compare))
+    pipeline = Pipeline(src, upscaler.upscale_y, sinks, max_frames=frames, stats=stats)
+    with stop_on_signals(pipeline.stop):
+        pipeline.run()
+    return stats
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="espcn-edge camera",
+        description=__doc__,
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--source",
+        default="auto",
+        help=f"frame source: {SPECS_HELP} (auto = picamera2 when installed, else demo)",
+    )
+    p.add_argument(
+        "--size",
+        type=parse_size,
+        default=None,
+        help="low-resolution frame size WxH (default 320x240 for picamera2/demo, "
+        "the native size for other sources)",
+    )
+    p.add_argument("--fps", type=float, default=None, help="frame rate to ask of the source")
+    add_engine_args(p)
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--view",
+        metavar="HOST:PORT",
+        default=None,
+        help="serve a browser live view (0.0.0.0:PORT to allow other machines)",
+    )
+    out.add_argument("--compare", action="store_true", help="show bicubic | ESPCN side by side")
+    out.add_argument("--window", action="store_true", help="show an OpenCV window")
+    out.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="OUT.mp4|DIR",
+        help="record the super-resolved frames",
+    )
+    out.add_argument("--frames", type=int, default=None, help="stop after N frames")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        stats = run(
+            source=args.source,
+            size=args.size,
+            scale=args.scale,
+            model=args.model,
+            threads=args.threads,
+            delegate=args.delegate,
+            delegate_required=args.delegate_required,
+            view=args.view,
+            compare=args.compare,
+            window=args.window,
+            record=args.record,
+            frames=args.frames,
+            fps=args.fps,
+        )
+    except (CommandError, SourceError, SinkError) as e:
+        return fail("camera", e)
+    print(stats.summary())
+    return 0

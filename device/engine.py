@@ -1,0 +1,83 @@
+"""The engine options every device command shares, and creating the upscaler once from them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from espcn_edge.runtime import DelegateError, ModelError, Upscaler, default_model_path
+
+DELEGATE_HELP = (
+    "gpu, nnapi, edgetpu or a delegate .so path; on a Raspberry Pi only a GPU "
+    "delegate built for the Pi or an Edge TPU (edgetpu-compiled, fixed-size model) "
+    "can work — NNAPI exists on Android only (see docs/device.md)"
+)
+
+
+class CommandError(RuntimeError):
+    """A user-facing problem: printed as one line, exit status 2 (1 for partial failures)."""
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--scale", type=int, choices=(2, 3, 4), default=2, help="upscaling factor")
+    g.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="int8 .tflite model (default: the shipped espcn_x{scale}_int8.tflite)",
+    )
+    g.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="interpreter threads (default: the number of CPU cores)",
+    )
+    g.add_argument("--delegate", default=None, help=DELEGATE_HELP)
+    g.add_argument(
+        "--delegate-required",
+        action="store_true",
+        help="fail instead of falling back to the CPU when the delegate cannot load",
+    )
+
+
+def open_upscaler(
+    model: Path | None,
+    scale: int,
+    threads: int | None = None,
+    delegate: str | None = None,
+    delegate_required: bool = False,
+) -> Upscaler:
+    """Create the engine once; every problem becomes a one-line CommandError."""
+    if threads is not None and threads < 1:
+        raise CommandError(f"--threads {threads}: must be at least 1")
+    if model is None and not default_model_path(scale).is_file():
+        raise CommandError(
+            f"no shipped model for ×{scale} ({default_model_path(scale)}); pass --model "
+            "PATH.tflite (make one with python -m convert.tflite --int8)"
+        )
+    try:
+        return Upscaler(
+            model_path=model,
+            scale=scale,
+            num_threads=threads,
+            delegate=delegate,
+            delegate_required=delegate_required,
+        )
+    except (ModelError, DelegateError) as e:
+        raise CommandError(str(e)) from None
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def fail(command: str, error: BaseException, status: int = 2) -> int:
+    print(f"espcn-edge {command}: {error}", file=sys.stderr)
+    return status

@@ -1,0 +1,28 @@
+"""The sink interface: `start()`, `output(result)` once per super-resolved frame, `stop()`."""
+
+from __future__ import annotations
+
+from ..frames import Result
+
+
+class SinkError(ValueError):
+    """A sink that cannot start or write; the message says what to do."""
+
+
+class Sink:
+    """Base class. `output` runs on the inference thread, so it must not block for long;
+    a sink that wants the pipeline to end (a closed window) sets `wants_stop`."""
+
+    wants_stop = False
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def output(self, result: Result) -> None:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return type(self).__name__

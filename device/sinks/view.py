@@ -1,0 +1,184 @@
+"""`--view HOST:PORT`: a browser live view on the standard library's threading HTTP server.
+
+Three fixed routes and nothing else (no files are served, so no path can reach the disk):
+``/`` the page, ``/stream.mjpg`` the MJPEG stream (multipart/x-mixed-replace) and
+``/stats.json`` the live statistics. Each frame is encoded once, only while someone watches,
+and shared by every client; each client thread sends the newest frame when it is ready for one,
+so a slow client skips frames and a vanished one ends its own thread — the pipeline never waits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from ..frames import Result
+from ..stats import Stats
+from . import page
+from .jpeg import encode_planes, view_planes
+from .sink import Sink, SinkError
+
+log = logging.getLogger(__name__)
+
+BOUNDARY = "espcnframe"
+SEND_TIMEOUT = 10.0  # seconds a client may stall a write before it is dropped
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """'HOST:PORT' or ':PORT' or 'PORT' → (host, port); the host defaults to 127.0.0.1."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SinkError(f"--view {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8000")
+    return host, int(port)
+
+
+class FrameHub:
+    """The newest encoded frame, with a sequence number clients wait on."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.jpeg: bytes | None = None
+        self.seq = 0
+        self.clients = 0
+        self.closed = False
+
+    def publish(self, jpeg: bytes) -> None:
+        with self.cond:
+            self.jpeg, self.seq = jpeg, self.seq + 1
+            self.cond.notify_all()
+
+    def wait_newer(self, seq: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
+        with self.cond:
+            self.cond.wait_for(lambda: self.seq > seq or self.closed, timeout)
+            return self.seq, self.jpeg if self.seq > seq else None
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):  # route the access log to logging, not stderr
+        log.debug("%s " + fmt, self.address_string(), *args)
+
+    def do_GET(self):
+        path = urlsplit(self.path).path
+        if path in ("/", "/index.html"):
+            self._send(HTTPStatus.OK, "text/html; charset=utf-8", self.server.page)
+        elif path == "/stats.json":
+            body = json.dumps(self.server.stats.snapshot()).encode()
+            self._send(HTTPStatus.OK, "application/json", body)
+        elif path == "/stream.mjpg":
+            self._stream()
+        else:
+            self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n")
+
+    def do_HEAD(self):
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, "text/plain", b"")
+
+    def _send(self, status, ctype: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _stream(self) -> None:
+        hub = self.server.hub
+        self.close_connection = True
+        self.connection.settimeout(SEND_TIMEOUT)
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        with hub.cond:
+            hub.clients += 1
+        seq = 0
+        try:
+            while not hub.closed:
+                seq, jpeg = hub.wait_newer(seq)
+                if jpeg is None:
+                    continue
+                self.wfile.write(
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                    f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
+                    + jpeg
+                    + b"\r\n"
+                )
+                self.wfile.flush()
+        except OSError as e:  # client went away or stalled past SEND_TIMEOUT
+            log.debug("stream client %s left: %s", self.address_string(), e)
+        finally:
+            with hub.cond:
+                hub.clients -= 1
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, hub: FrameHub, stats: Stats, page_html: bytes):
+        self.hub, self.stats, self.page = hub, stats, page_html
+        super().__init__(address, _Handler)
+
+
+class ViewSink(Sink):
+    """Serves the live view on `address` (host, port); port 0 picks a free one (see `url`)."""
+
+    def __init__(
+        self, address: tuple[str, int], stats: Stats, scale: int = 2, compare: bool = False
+    ):
+        self.address = address
+        self.stats = stats
+        self.scale = scale
+        self.compare = compare
+        self.hub = FrameHub()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2] if self._server else self.address
+        return f"http://{host}:{port}/"
+
+    def start(self) -> None:
+        try:
+            self._server = _Server(
+                self.address, self.hub, self.stats, page.render(self.scale, self.compare)
+            )
+        except OSError as e:
+            raise SinkError(
+                f"--view {self.address[0]}:{self.address[1]}: cannot listen ({e.strerror or e})"
+            ) from e
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            name="view",
+            kwargs={"poll_interval": 0.2},
+            daemon=True,
+        )
+        self._thread.start()
+        log.info("live view on %s", self.url)
+
+    def output(self, result: Result) -> None:
+        if self.hub.clients == 0 and self.hub.jpeg is not None:
+            return  # nobody watching: keep the last frame, spend nothing
+        self.hub.publish(encode_planes(*view_planes(result, self.compare)))
+
+    def stop(self) -> None:
+        self.hub.close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

@@ -1,0 +1,50 @@
+"""`--window`: an OpenCV window where a display exists; `q` or Esc closes it and ends the run."""
+
+from __future__ import annotations
+
+import os
+
+from ..frames import Result
+from .jpeg import view_planes
+from .sink import Sink, SinkError
+
+TITLE = "espcn-edge"
+
+
+class WindowSink(Sink):
+    def __init__(self, compare: bool = False):
+        self.compare = compare
+        self._cv2 = None
+
+    def start(self) -> None:
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise SinkError(
+                "--window needs a display (DISPLAY is not set); use --view "
+                "HOST:PORT to watch in a browser instead"
+            )
+        try:
+            import cv2
+        except ImportError as e:
+            raise SinkError(
+                "--window needs OpenCV with GUI support: pip install opencv-python"
+            ) from e
+        self._cv2 = cv2
+        try:
+            cv2.namedWindow(TITLE, cv2.WINDOW_AUTOSIZE)
+        except cv2.error as e:
+            raise SinkError(
+                f"--window: OpenCV cannot open a window ({e}); the headless "
+                "OpenCV build has no GUI, use --view instead"
+            ) from e
+
+    def output(self, result: Result) -> None:
+        from espcn_edge.color import ycbcr_to_rgb
+
+        rgb = ycbcr_to_rgb(*view_planes(result, self.compare))
+        self._cv2.imshow(TITLE, rgb[..., ::-1])
+        if self._cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+            self.wants_stop = True
+
+    def stop(self) -> None:
+        if self._cv2 is not None:
+            self._cv2.destroyAllWindows()

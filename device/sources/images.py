@@ -1,0 +1,48 @@
+"""`images:DIR`: the image files of a folder, in name order (unreadable files are skipped)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from espcn_edge.color import resize_bicubic
+from espcn_edge.imageio import ImageError, list_images, load_rgb
+
+from ..frames import Frame
+from .source import Source, SourceError
+
+log = logging.getLogger(__name__)
+
+
+class ImagesSource(Source):
+    name = "images"
+
+    def __init__(
+        self, folder: str | Path, size: tuple[int, int] | None = None, fps: float | None = None
+    ):
+        super().__init__(size, fps)
+        self.folder = Path(folder)
+        self._paths: list[Path] = []
+
+    def start(self) -> None:
+        super().start()
+        if not self.folder.is_dir():
+            raise SourceError(f"images:{self.folder}: not a folder")
+        self._paths = list_images(self.folder)
+        if not self._paths:
+            raise SourceError(f"images:{self.folder}: no image files in it")
+
+    def _read(self) -> Frame | None:
+        while self._paths:
+            t0 = time.perf_counter()
+            path = self._paths.pop(0)
+            try:
+                rgb = load_rgb(path)
+            except ImageError as e:
+                log.warning("skipped %s", e)
+                continue
+            if self.size and (rgb.shape[1], rgb.shape[0]) != self.size:
+                rgb = resize_bicubic(rgb, self.size)
+            return Frame.from_rgb(rgb, t_start=t0)
+        return None

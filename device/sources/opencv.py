@@ -1,0 +1,96 @@
+"""`webcam[:N]` and `video:PATH` through OpenCV's VideoCapture (BGR frames → core Y/Cb/Cr)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from espcn_edge.color import resize_bicubic
+
+from ..frames import Frame
+from .source import Source, SourceError
+
+
+def import_cv2():
+    try:
+        import cv2
+    except ImportError as e:
+        raise SourceError(
+            "OpenCV is needed for webcams and video files: pip install opencv-python-headless"
+        ) from e
+    return cv2
+
+
+class _CaptureSource(Source):
+    def __init__(self, size=None, fps=None):
+        super().__init__(size, fps)
+        self._cap = None
+
+    def _open(self):
+        raise NotImplementedError
+
+    def start(self) -> None:
+        super().start()
+        self._cap = self._open()
+
+    def _read(self) -> Frame | None:
+        t0 = time.perf_counter()
+        ok, bgr = self._cap.read()
+        if not ok:
+            return None
+        rgb = bgr[..., ::-1]
+        if self.size and (rgb.shape[1], rgb.shape[0]) != self.size:
+            rgb = resize_bicubic(rgb.copy(), self.size)
+        return Frame.from_rgb(rgb, t_start=t0)
+
+    def stop(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class WebcamSource(_CaptureSource):
+    """A V4L2/USB camera; `size` is requested from the driver and enforced by resizing."""
+
+    def __init__(self, device: int = 0, size=None, fps=None):
+        super().__init__(size, None)  # the camera paces itself
+        self.device = device
+        self.name = f"webcam:{device}"
+
+    def _open(self):
+        cv2 = import_cv2()
+        cap = cv2.VideoCapture(self.device)
+        if not cap.isOpened():
+            raise SourceError(
+                f"webcam:{self.device}: cannot open camera {self.device} "
+                "(is it connected, and is /dev/video* readable?)"
+            )
+        if self.size:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
+        return cap
+
+
+class VideoSource(_CaptureSource):
+    """A video file, played at its own frame rate when `realtime`, else as fast as read."""
+
+    def __init__(self, path: str | Path, size=None, realtime: bool = True):
+        super().__init__(size, None)
+        self.path = Path(path)
+        self.realtime = realtime
+        self.name = f"video:{self.path}"
+        self.frame_count = 0
+        self.file_fps = 0.0
+
+    def _open(self):
+        cv2 = import_cv2()
+        if not self.path.is_file():
+            raise SourceError(f"video:{self.path}: no such file")
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            raise SourceError(f"video:{self.path}: not a video OpenCV can read")
+        self.file_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+        self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if self.realtime and 0 < self.file_fps < 240:
+            self.fps = self.file_fps
+        return cap
