@@ -55,13 +55,21 @@ def find_pairs(root: str | os.PathLike, scale: int, split: str = "train") -> lis
     DIV2K uses its own train/valid folders; a plain folder (or a DIV2K root without
     DIV2K_valid_HR) is split deterministically, about 10 % for validation.
     """
+    if split not in ("train", "valid"):
+        raise ValueError(f"split must be 'train' or 'valid', not {split!r}")
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"{root}: dataset folder not found (give a DIV2K root or a folder of images)")
+        raise DatasetError(
+            f"{root}: dataset folder not found (give a DIV2K root or a folder of images)"
+        )
     div2k = (root / "DIV2K_train_HR").is_dir()
     if div2k and (root / "DIV2K_valid_HR").is_dir():
         return _div2k_pairs(root, split, scale)
-    pairs = _div2k_pairs(root, "train", scale) if div2k else [ImagePair(p, None) for p in list_images(root)]
+    pairs = (
+        _div2k_pairs(root, "train", scale)
+        if div2k
+        else [ImagePair(p, None) for p in list_images(root)]
+    )
     valid = _validation_subset([p.hr for p in pairs])
     return [p for p in pairs if (p.hr in valid) == (split == "valid")]
 
@@ -69,6 +77,12 @@ def find_pairs(root: str | os.PathLike, scale: int, split: str = "train") -> lis
 def load_pair(pair: ImagePair, scale: int, min_lr_size: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(LR Y, HR Y) uint8 planes, HR modcropped so that HR = scale × LR exactly."""
     hr = modcrop(load_rgb(pair.hr), scale)
+    if min(hr.shape[:2]) // scale < max(min_lr_size, 1):
+        # checked before downscaling: Pillow cannot resize to a zero-sized image
+        raise ImageError(
+            f"{pair.hr}: too small ({hr.shape[1] // scale}×{hr.shape[0] // scale} LR at ×{scale}, "
+            f"needs ≥ {min_lr_size} px)"
+        )
     if pair.lr is None:
         lr = downscale(hr, scale)
     else:
@@ -78,11 +92,6 @@ def load_pair(pair: ImagePair, scale: int, min_lr_size: int = 1) -> tuple[np.nda
                 f"{pair.lr}: LR size {lr.shape[1]}×{lr.shape[0]} does not match HR "
                 f"{pair.hr.name} at ×{scale}"
             )
-    if min(lr.shape[:2]) < min_lr_size:
-        raise ImageError(
-            f"{pair.hr}: too small ({lr.shape[1]}×{lr.shape[0]} LR at ×{scale}, "
-            f"needs ≥ {min_lr_size} px)"
-        )
     return luma(lr), luma(hr)
 
 

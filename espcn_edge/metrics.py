@@ -10,6 +10,8 @@ from .color import matlab_y
 
 
 def _y(img: np.ndarray) -> np.ndarray:
+    if img.ndim == 3 and img.shape[-1] == 1:  # an H×W×1 plane, as a model outputs it
+        img = img[..., 0]
     return matlab_y(img) if img.ndim == 3 else img.astype(np.float64)
 
 
@@ -17,9 +19,19 @@ def _shave(img: np.ndarray, shave: int) -> np.ndarray:
     return img[shave:-shave, shave:-shave] if shave else img
 
 
+def _pair(sr: np.ndarray, hr: np.ndarray, shave: int, min_size: int = 1):
+    """Both images as float64 Y, shaved; refuses sizes that differ or leave too little."""
+    sr, hr = np.asarray(sr), np.asarray(hr)
+    if sr.shape != hr.shape:
+        raise ValueError(f"images differ in shape: {sr.shape} vs {hr.shape}")
+    if shave < 0 or min(sr.shape[:2]) - 2 * shave < min_size:
+        raise ValueError(f"image {sr.shape[1]}×{sr.shape[0]} too small for shave={shave}")
+    return _shave(_y(sr), shave), _shave(_y(hr), shave)
+
+
 def psnr(sr: np.ndarray, hr: np.ndarray, shave: int = 0) -> float:
     """Y-PSNR in dB (peak 255)."""
-    a, b = _shave(_y(sr), shave), _shave(_y(hr), shave)
+    a, b = _pair(sr, hr, shave)
     mse = np.mean((a - b) ** 2)
     return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
 
@@ -31,7 +43,7 @@ def _gaussian_filter_valid(img: np.ndarray, kernel: np.ndarray) -> np.ndarray:
 
 def ssim(sr: np.ndarray, hr: np.ndarray, shave: int = 0) -> float:
     """Y-SSIM with the reference settings (11×11 Gaussian, σ = 1.5, valid region, K = 0.01/0.03)."""
-    a, b = _shave(_y(sr), shave), _shave(_y(hr), shave)
+    a, b = _pair(sr, hr, shave, min_size=11)
     x = np.arange(11) - 5
     g = np.exp(-(x**2) / (2 * 1.5**2))
     g /= g.sum()
