@@ -3,6 +3,8 @@ import this module; the core package and the device runtime do not."""
 
 from __future__ import annotations
 
+import re
+
 import keras
 
 from .spec import DEFAULT_SPEC, ModelSpec
@@ -29,7 +31,7 @@ def build_espcn(
         x = keras.layers.Add(name="residual")([x - 0.5, anchor])
         x = keras.ops.clip(x, 0.0, 1.0)
     sr = keras.ops.depth_to_space(x, scale)
-    return keras.Model(lr, sr, name=f"espcn_x{scale}_{spec.name}")
+    return keras.Model(lr, sr, name=re.sub(r"[^A-Za-z0-9_.-]", "_", f"espcn_x{scale}_{spec.name}"))
 
 
 def copy_weights(source: keras.Model, target: keras.Model) -> list[str]:

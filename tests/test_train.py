@@ -40,7 +40,7 @@ def test_training_patches_are_aligned_crops_of_the_shared_y_planes(layout, reque
         lr_u8 = np.rint(lr * 255).astype(np.uint8)
         assert np.array_equal(y_to_float(lr_u8), lr)  # exactly the core's Y → float
         found = False
-        for (lr_img, hr_img) in gen.train_images:
+        for lr_img, hr_img in gen.train_images:
             for lr_t, hr_t in zip(_dihedral(lr_u8), _dihedral(hr), strict=True):
                 windows = np.lib.stride_tricks.sliding_window_view(lr_img, (p, p))
                 hits = np.argwhere((windows == lr_t).all(axis=(2, 3)))
@@ -78,18 +78,41 @@ def _history(out: Path) -> list[dict]:
 
 def test_short_real_run_improves_validation_psnr_and_writes_model_card(tmp_path, div2k_official):
     out = tmp_path / "run"
-    r = _fit("--data", str(div2k_official), "--scale", "2", "--epochs", "3",
-             "--steps-per-epoch", "40", "--patch-size", "16", "--out", str(out))
+    r = _fit(
+        "--data",
+        str(div2k_official),
+        "--scale",
+        "2",
+        "--epochs",
+        "3",
+        "--steps-per-epoch",
+        "40",
+        "--patch-size",
+        "16",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     psnrs = [float(row["val_psnr"]) for row in _history(out)]
     assert len(psnrs) == 3 and psnrs[-1] > psnrs[0]
     card = json.loads((out / "card.json").read_text())
-    assert card["scale"] == 2 and card["steps"] <= 120 and card["best_val_psnr"] == round(max(psnrs), 3)
+    assert (
+        card["scale"] == 2
+        and card["steps"] <= 120
+        and card["best_val_psnr"] == round(max(psnrs), 3)
+    )
     assert card["macs_per_lr_pixel"] == parse_spec(card["spec_string"]).macs_per_lr_pixel(2)
     reload = subprocess.run(
-        [sys.executable, "-c", "import espcn_edge, keras, sys; "
-         "m = keras.models.load_model(sys.argv[1]); print(m.output.shape)", str(out / "best.keras")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-c",
+            "import espcn_edge, keras, sys; "
+            "m = keras.models.load_model(sys.argv[1]); print(m.output.shape)",
+            str(out / "best.keras"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert reload.returncode == 0, reload.stderr[-2000:]
     assert not list(out.glob(".*.keras")), "temporary checkpoint files left behind"
@@ -97,14 +120,33 @@ def test_short_real_run_improves_validation_psnr_and_writes_model_card(tmp_path,
 
 def test_killed_run_resumes_and_finishes_its_planned_steps(tmp_path, div2k_onthefly):
     out = tmp_path / "run"
-    args = ["--data", str(div2k_onthefly), "--scale", "2", "--spec", TINY, "--epochs", "4",
-            "--steps-per-epoch", "30", "--patch-size", "16", "--out", str(out)]
-    proc = subprocess.Popen([sys.executable, "-m", "train.fit", *args], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    metadata = out / "backup" / "training_metadata.json"
+    args = [
+        "--data",
+        str(div2k_onthefly),
+        "--scale",
+        "2",
+        "--spec",
+        TINY,
+        "--epochs",
+        "4",
+        "--steps-per-epoch",
+        "30",
+        "--patch-size",
+        "16",
+        "--out",
+        str(out),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "train.fit", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 240
-    while not metadata.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "history.csv").exists() and _history(out):
+            break
+        time.sleep(0.1)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     done_before = len(_history(out))
@@ -118,9 +160,24 @@ def test_killed_run_resumes_and_finishes_its_planned_steps(tmp_path, div2k_onthe
 
 
 def test_mirrored_strategy_trains_on_two_logical_cpus(tmp_path, div2k_onthefly):
-    r = _fit("--data", str(div2k_onthefly), "--scale", "2", "--spec", TINY, "--epochs", "1",
-             "--steps-per-epoch", "5", "--patch-size", "16", "--strategy", "mirrored",
-             "--out", str(tmp_path / "m"))
+    r = _fit(
+        "--data",
+        str(div2k_onthefly),
+        "--scale",
+        "2",
+        "--spec",
+        TINY,
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        "5",
+        "--patch-size",
+        "16",
+        "--strategy",
+        "mirrored",
+        "--out",
+        str(tmp_path / "m"),
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "2 replica(s)" in r.stdout
 
@@ -137,8 +194,10 @@ def test_init_from_copies_feature_layers_across_scales(tmp_path):
     target = build_espcn(3, spec)
     init_from(target, tmp_path / "x2.keras")
     for i in range(1, 7):
-        np.testing.assert_array_equal(target.get_layer(f"conv{i}").get_weights()[0],
-                                      source.get_layer(f"conv{i}").get_weights()[0])
+        np.testing.assert_array_equal(
+            target.get_layer(f"conv{i}").get_weights()[0],
+            source.get_layer(f"conv{i}").get_weights()[0],
+        )
     assert target.get_layer("conv7").get_weights()[0].shape[-1] == 9
     keras.backend.clear_session()
 

@@ -17,6 +17,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from espcn_edge import DEFAULT_SPEC, SAMPLES_DIR, ModelSpec, parse_spec  # noqa: E402
+from espcn_edge.atomic import write_text  # noqa: E402
 from espcn_edge.dataset import DatasetError  # noqa: E402
 
 log = logging.getLogger("train.fit")
@@ -86,6 +87,18 @@ def _load_card(cfg: FitConfig) -> dict:
     return card
 
 
+def _trim_history(out: Path, backup: Path) -> None:
+    """Drop history rows of epochs that the resumed run will train again."""
+    history, metadata = out / "history.csv", backup / "training_metadata.json"
+    try:
+        resume_epoch = json.loads(metadata.read_text())["epoch"]
+        header, *rows = history.read_text().splitlines()
+    except (OSError, ValueError, KeyError):
+        return
+    kept = [row for row in rows if int(row.split(",", 1)[0]) < resume_epoch]
+    write_text(history, "\n".join([header, *kept]) + "\n")
+
+
 def run(cfg: FitConfig) -> dict:
     """Train and return the model card of the best checkpoint."""
     import keras
@@ -146,6 +159,8 @@ def run(cfg: FitConfig) -> dict:
         schedule = keras.optimizers.schedules.CosineDecay(cfg.lr, total_steps, alpha=0.02)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
     cfg.out.mkdir(parents=True, exist_ok=True)
+    if cfg.resume:
+        _trim_history(cfg.out, backup)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
         ValidationPSNR(gen.valid_images, scale),
