@@ -15,25 +15,29 @@ from pathlib import Path
 SPEC = "3:8,3:8,3:8,3:8,3:8,3:8,3+skip"  # tiny: converts in seconds, runs in a millisecond
 
 
-def build(out: Path, scale: int = 2) -> Path:
+def build(out: Path, scale: int = 2, spec: str = SPEC) -> Path:
     """Write `out` (int8 model for `scale`) unless it exists; returns `out`."""
     out = Path(out)
     if not out.exists():
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
-        subprocess.run(
-            [sys.executable, __file__, str(out), str(scale)], check=True, env=env, timeout=300
-        )
+        cmd = [sys.executable, __file__, str(out), str(scale), spec]
+        subprocess.run(cmd, check=True, env=env, timeout=300, capture_output=True)
     return out
 
 
-def _convert(out: Path, scale: int) -> None:
+def session_model(tmp_path_factory, scale: int = 2) -> Path:
+    """The tiny model, built once per test session (shared by every device test module)."""
+    return build(tmp_path_factory.getbasetemp() / "device_models" / f"tiny_x{scale}.tflite", scale)
+
+
+def _convert(out: Path, scale: int, spec: str) -> None:
     import numpy as np
     import tensorflow as tf
 
     from espcn_edge import parse_spec
     from espcn_edge.model import build_espcn
 
-    model = build_espcn(scale, parse_spec(SPEC, name="tiny"))
+    model = build_espcn(scale, parse_spec(spec, name="tiny"))
     rng = np.random.default_rng(0)
 
     def representative():
@@ -54,7 +58,7 @@ def _convert(out: Path, scale: int) -> None:
     from espcn_edge.tflite_meta import add_metadata
 
     data = add_metadata(
-        data, {"scale": scale, "precision": "int8", "spec": {"name": "tiny", "string": SPEC}}
+        data, {"scale": scale, "precision": "int8", "spec": {"name": "tiny", "string": spec}}
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".part")
@@ -63,4 +67,4 @@ def _convert(out: Path, scale: int) -> None:
 
 
 if __name__ == "__main__":
-    _convert(Path(sys.argv[1]), int(sys.argv[2]))
+    _convert(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3] if len(sys.argv) > 3 else SPEC)

@@ -1,0 +1,206 @@
+"""`espcn-edge demo`: the whole device path on built-in frames, no camera needed.
+
+Runs the demo source (a slow pan over the package's sample photos) through the shipped model —
+or, when none ships yet, a quick model trained and converted on the spot in a separate process
+(a few minutes, needs the `train` extra) — writes a bicubic | ESPCN side-by-side image and
+prints the pipeline statistics and the bench numbers.
+
+    espcn-edge demo                 # → espcn_demo_x2.png
+    espcn-edge demo --view 127.0.0.1:8000 --frames 0    # watch it in a browser until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from espcn_edge.color import ycbcr_to_rgb
+from espcn_edge.imageio import save_rgb
+from espcn_edge.runtime import default_model_path
+
+from . import bench
+from .camera import stop_on_signals
+from .engine import CommandError, add_engine_args, fail, open_upscaler, setup_logging
+from .frames import Result, parse_size
+from .pipeline import Pipeline
+from .sinks import Sink, SinkError, ViewSink, parse_address
+from .sinks.jpeg import view_planes
+from .sources import DemoSource
+from .stats import Stats
+
+QUICK_TRAIN = ["--epochs", "3", "--steps-per-epoch", "80", "--batch-size", "16"]
+
+
+class KeepLast(Sink):
+    """Remembers the newest result, for the side-by-side picture."""
+
+    result: Result | None = None
+
+    def output(self, result: Result) -> None:
+        self.result = result
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "espcn-edge"
+
+
+def quick_model(scale: int) -> Path:
+    """A freshly trained and int8-converted model, cached; made in child processes so this
+    process never imports TensorFlow."""
+    out = cache_dir() / f"quick_x{scale}_int8.tflite"
+    if out.is_file():
+        print(f"no shipped ×{scale} model: using the quick model trained earlier, {out}")
+        return out
+    print(
+        f"no shipped ×{scale} model ({default_model_path(scale)}): training a quick one on "
+        "the sample photos (a few minutes) …",
+        flush=True,
+    )
+    run_dir = cache_dir() / f"quick_x{scale}"
+    steps = [
+        [
+            sys.executable,
+            "-m",
+            "train.fit",
+            "--scale",
+            str(scale),
+            "--out",
+            str(run_dir),
+            *QUICK_TRAIN,
+        ],
+        [
+            sys.executable,
+            "-m",
+            "convert.tflite",
+            "--int8",
+            "--model",
+            str(run_dir / "best.keras"),
+            "--out",
+            str(out),
+            "--scale",
+            str(scale),
+            "--calibration-samples",
+            "64",
+            "--calibration-frames",
+            "2",
+            "--eval-images",
+            "2",
+        ],
+    ]
+    for cmd in steps:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0 or (cmd is steps[-1] and not out.is_file()):
+            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise CommandError(
+                f"could not make a quick model ({' '.join(cmd[2:4])}: {last[0]}); "
+                "install the train extra (pip install 'espcn-edge[train]') or "
+                "pass --model PATH.tflite"
+            )
+    return out
+
+
+def run(
+    scale: int = 2,
+    model: Path | None = None,
+    threads: int | None = None,
+    delegate: str | None = None,
+    delegate_required: bool = False,
+    frames: int = 90,
+    size: tuple[int, int] = (320, 240),
+    out: Path | None = None,
+    view: str | None = None,
+    vs_opencv: Path | None = None,
+) -> tuple[Stats, dict]:
+    if model is None and not default_model_path(scale).is_file():
+        model = quick_model(scale)
+    upscaler = open_upscaler(model, scale, threads, delegate, delegate_required)
+    stats = Stats()
+    stats.info = {
+        "backend": upscaler.backend,
+        "model": upscaler.model_path.name,
+        "scale": upscaler.scale,
+        "source": "demo",
+    }
+    keep = KeepLast()
+    sinks: list[Sink] = [keep]
+    if view:
+        sinks.append(ViewSink(parse_address(view), stats, upscaler.scale, compare=True))
+    pipeline = Pipeline(
+        DemoSource(size, fps=30.0),
+        upscaler.upscale_y,
+        sinks,
+        max_frames=frames or None,
+        stats=stats,
+    )
+    with stop_on_signals(pipeline.stop):
+        pipeline.run()
+    out = out or Path(f"espcn_demo_x{upscaler.scale}.png")
+    if keep.result is not None:
+        save_rgb(out, ycbcr_to_rgb(*view_planes(keep.result, compare=True)))
+        print(f"wrote {out}: bicubic (left) | ESPCN ×{upscaler.scale} (right)")
+    report = bench.run(
+        size,
+        scale,
+        upscaler.model_path,
+        threads,
+        delegate,
+        delegate_required,
+        frames=20,
+        warmup=3,
+        vs_opencv=vs_opencv,
+    )
+    return stats, report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="espcn-edge demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--frames", type=int, default=90, help="frames to stream (0: until Ctrl-C)")
+    p.add_argument("--size", type=parse_size, default=(320, 240), help="LR frame size WxH")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="side-by-side image to write (default espcn_demo_x{scale}.png)",
+    )
+    p.add_argument("--view", metavar="HOST:PORT", default=None, help="also serve a live view")
+    p.add_argument(
+        "--vs-opencv",
+        type=Path,
+        default=None,
+        metavar="PATH.pb",
+        help="also time OpenCV dnn_superres ESPCN on the same frames",
+    )
+    add_engine_args(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        stats, report = run(
+            args.scale,
+            args.model,
+            args.threads,
+            args.delegate,
+            args.delegate_required,
+            args.frames,
+            args.size,
+            args.out,
+            args.view,
+            args.vs_opencv,
+        )
+    except (CommandError, SinkError) as e:
+        return fail("demo", e)
+    print(f"pipeline: {stats.summary()}")
+    print(bench.format_report(report))
+    return 0

@@ -1,0 +1,186 @@
+"""`espcn-edge upscale`: super-resolve image files, folders of images and video files.
+
+    espcn-edge upscale photo.jpg                  # → photo_x2.jpg beside it
+    espcn-edge upscale photo.jpg big.png          # IN OUT
+    espcn-edge upscale shots/ clip.mp4 out/       # many inputs → the folder out/
+    espcn-edge upscale shots/                     # → shots_x2/
+
+When two or more paths are given and the last is not an existing file, it is the output (a
+file for one input file, else a folder); -o/--output says it explicitly. Every file is written
+atomically. A file that cannot be read is reported in one line and the others are still done;
+the exit status is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from espcn_edge.imageio import IMAGE_SUFFIXES, ImageError, load_rgb, save_rgb
+
+from .engine import CommandError, add_engine_args, fail, open_upscaler, setup_logging
+from .frames import super_resolve
+from .progress import Progress
+from .sinks import RecordSink, SinkError
+from .sources import SourceError, VideoSource
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm"}
+WRITABLE_VIDEO = {".mp4", ".avi", ".mkv", ".mov"}
+
+
+@dataclass
+class Job:
+    src: Path
+    dst: Path
+
+    @property
+    def is_video(self) -> bool:
+        return self.src.suffix.lower() in VIDEO_SUFFIXES
+
+
+def _media(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    )
+
+
+def _out_name(src: Path, scale: int, beside: bool) -> str:
+    suffix = src.suffix.lower()
+    if suffix in VIDEO_SUFFIXES and suffix not in WRITABLE_VIDEO:
+        suffix = ".mp4"
+    return f"{src.stem}_x{scale}{suffix}" if beside else f"{src.stem}{suffix}"
+
+
+def plan(paths: list[Path], output: Path | None, scale: int) -> list[Job]:
+    """Turn the command line into (input, output) pairs; raises CommandError for bad requests."""
+    if output is None and len(paths) >= 2 and not paths[-1].is_file():
+        paths, output = paths[:-1], paths[-1]
+    for path in paths:
+        if not path.exists():
+            raise CommandError(f"{path}: no such file or folder")
+    single_file = len(paths) == 1 and paths[0].is_file()
+    jobs = []
+    for path in paths:
+        if path.is_dir():
+            out_dir = output or path.with_name(f"{path.name}_x{scale}")
+            found = _media(path)
+            if not found:
+                raise CommandError(f"{path}: no image or video files in this folder")
+            jobs += [Job(f, out_dir / _out_name(f, scale, out_dir == path)) for f in found]
+        elif single_file and output is not None and not output.is_dir() and output.suffix:
+            jobs.append(Job(path, output))
+        else:
+            out_dir = output or path.parent
+            jobs.append(Job(path, out_dir / _out_name(path, scale, out_dir == path.parent)))
+    for job in jobs:
+        if job.dst.resolve() == job.src.resolve():
+            raise CommandError(f"{job.src}: refusing to overwrite the input; choose an output")
+    return jobs
+
+
+def _image(job: Job, upscaler) -> str:
+    t0 = time.perf_counter()
+    rgb = load_rgb(job.src)
+    sr = upscaler.upscale_rgb(rgb)
+    save_rgb(job.dst, sr)
+    ms = (time.perf_counter() - t0) * 1e3
+    return f"{rgb.shape[1]}×{rgb.shape[0]} → {sr.shape[1]}×{sr.shape[0]}, {ms:.0f} ms"
+
+
+def _video(job: Job, upscaler) -> str:
+    source = VideoSource(job.src, realtime=False)
+    sink = RecordSink(job.dst, fps=30.0)
+    source.start()
+    try:
+        sink.fps = source.file_fps if 0 < source.file_fps < 240 else 30.0
+        if job.dst.suffix.lower() not in WRITABLE_VIDEO:
+            raise SinkError(f"{job.dst}: write videos as {', '.join(sorted(WRITABLE_VIDEO))}")
+        sink.start()
+        bar = Progress(source.frame_count, job.src.name)
+        try:
+            while (frame := source.read()) is not None:
+                sink.output(super_resolve(frame, upscaler.upscale_y))
+                bar.update()
+        finally:
+            bar.close()
+            sink.stop()  # finalise (rename into place) only what was fully written
+    finally:
+        source.stop()
+    if sink.count == 0:
+        raise SourceError(f"{job.src}: no frames could be read")
+    return f"{sink.count} frames at {sink.fps:.3g} fps"
+
+
+def run(
+    paths: list[Path],
+    output: Path | None = None,
+    scale: int = 2,
+    model: Path | None = None,
+    threads: int | None = None,
+    delegate: str | None = None,
+    delegate_required: bool = False,
+) -> int:
+    """Upscale everything; returns the number of inputs that failed."""
+    jobs = plan(paths, output, scale)
+    upscaler = open_upscaler(model, scale, threads, delegate, delegate_required)
+    failed = 0
+    bar = Progress(len(jobs), "files")
+    for job in jobs:
+        try:
+            info = (_video if job.is_video else _image)(job, upscaler)
+            print(f"{job.src} → {job.dst} ({info})", flush=True)
+        except (ImageError, SourceError, SinkError, OSError) as e:
+            failed += 1
+            msg = str(e) if str(job.src) in str(e) else f"{job.src}: {e}"
+            print(f"espcn-edge upscale: {msg}", file=sys.stderr, flush=True)
+        bar.update(note=job.src.name)
+    bar.close()
+    return failed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="espcn-edge upscale",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="IN [OUT]",
+        help="image files, folders or video files, optionally followed by the output",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="output file (one input) or folder (default: beside each input)",
+    )
+    add_engine_args(p)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        failed = run(
+            args.paths,
+            args.output,
+            args.scale,
+            args.model,
+            args.threads,
+            args.delegate,
+            args.delegate_required,
+        )
+    except CommandError as e:
+        return fail("upscale", e)
+    return 1 if failed else 0
