@@ -87,14 +87,20 @@ def bicubic_model(scale: int) -> EvalModel:
     return y_model("bicubic", scale, up)
 
 
-def keras_model(model, scale: int, name: str = "keras") -> EvalModel:
-    """An EvalModel from an in-memory Keras model (float, whole-image inference)."""
+def keras_upscale_y(model) -> Callable[[np.ndarray], np.ndarray]:
+    """A Y-plane upscaler from an in-memory Keras model (float, whole-image inference)."""
 
     def up(y: np.ndarray) -> np.ndarray:
         out = model(y_to_float(y)[None, ..., None], training=False)
-        return float_to_y(np.asarray(out)[0, ..., 0])
+        out = out.numpy() if hasattr(out, "numpy") else np.asarray(out)
+        return float_to_y(out[0, ..., 0])
 
-    return y_model(name, scale, up)
+    return up
+
+
+def keras_model(model, scale: int, name: str = "keras") -> EvalModel:
+    """An EvalModel from an in-memory Keras model."""
+    return y_model(name, scale, keras_upscale_y(model))
 
 
 def _load_keras(path: Path, scale: int) -> EvalModel:

@@ -1,0 +1,86 @@
+"""Measure the int8 model's I/O type: uint8 vs int8, speed (XNNPACK) and exactness.
+
+    python -m convert.io_bench --model runs/x2/best.keras [--data DIR] [--size 320x240]
+
+Converts the model twice with the same calibration (uint8 I/O and int8 I/O), then times
+`Upscaler.upscale_y` (host-side encode/decode included) on a real LR frame of `--size`, and
+compares the two outputs pixel by pixel. The numbers behind the converter's default are in
+docs/convert.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+from espcn_edge import SAMPLES_DIR  # noqa: E402
+from espcn_edge.color import resize_bicubic  # noqa: E402
+from espcn_edge.dataset import find_pairs, load_pairs  # noqa: E402
+from espcn_edge.runtime import Upscaler  # noqa: E402
+
+from .calibration import calibration_planes  # noqa: E402
+from .keras_model import convert_model, load_keras  # noqa: E402
+
+
+def _time(up: Upscaler, y: np.ndarray, runs: int) -> float:
+    up.upscale_y(y)  # allocate for this shape
+    best = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(runs):
+            up.upscale_y(y)
+        best.append((time.perf_counter() - start) / runs)
+    return min(best) * 1000.0
+
+
+def run(model_path: Path, data: Path, size: tuple[int, int], runs: int, threads: int) -> dict:
+    model, scale = load_keras(model_path)
+    lr = [lr for lr, _ in load_pairs(find_pairs(data, scale, "train"), scale, root=data)]
+    planes = calibration_planes(lr, 200, 4, seed=0)
+    frame = resize_bicubic(max(lr, key=lambda y: y.size), size)  # a real picture at `size`
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = {}
+        for io_type in ("uint8", "int8"):
+            path = Path(tmp) / f"{io_type}.tflite"
+            path.write_bytes(convert_model(model, "int8", io_type, planes))
+            up = Upscaler(path, num_threads=threads)
+            outs[io_type] = up.upscale_y(frame)
+            results[io_type] = {"ms": round(_time(up, frame, runs), 3)}
+    diff = np.abs(outs["uint8"].astype(int) - outs["int8"].astype(int))
+    results["max_abs_diff"], results["identical"] = int(diff.max()), bool(diff.max() == 0)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m convert.io_bench", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument("--model", type=Path, required=True, help="trained .keras model")
+    p.add_argument("--data", type=Path, default=Path(str(SAMPLES_DIR)), help="calibration data")
+    p.add_argument("--size", default="320x240", help="LR frame WxH")
+    p.add_argument("--runs", type=int, default=30, help="timed runs per repeat (best of 3)")
+    p.add_argument("--threads", type=int, default=os.cpu_count(), help="interpreter threads")
+    args = p.parse_args(argv)
+    w, h = (int(v) for v in args.size.split("x"))
+    try:
+        r = run(args.model, args.data, (w, h), args.runs, args.threads)
+    except (ValueError, OSError) as e:
+        print(f"convert.io_bench: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.size} LR frame, {args.threads} threads, best of 3×{args.runs}:")
+    print(f"  uint8 I/O {r['uint8']['ms']:.2f} ms   int8 I/O {r['int8']['ms']:.2f} ms")
+    print(f"  outputs identical: {r['identical']} (max |Δ| = {r['max_abs_diff']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

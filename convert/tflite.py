@@ -1,0 +1,185 @@
+"""`python -m convert.tflite`: a trained `.keras` ESPCN → `.tflite` for the device.
+
+    python -m convert.tflite --int8 --model runs/x2/best.keras --data DIV2K_ROOT_OR_HR_FOLDER
+
+`--int8` is full-integer post-training quantization (builtin int8 ops only, checked after
+conversion), uint8 I/O by default (scale 1/255, zero point 0: camera Y bytes go straight in);
+`--fp16` stores float16 weights; the default is float32. The model's scale, colour space, spec,
+I/O quantization and versions are stored inside the file (`espcn_edge.tflite_meta`). A report
+(size, ops, white level, PSNR/SSIM of bicubic / Keras / TFLite fp32 / the result, and the int8
+drop) is printed and written as JSON beside the output. Nothing is written if any step fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from espcn_edge import SAMPLES_DIR, __version__  # noqa: E402
+from espcn_edge.atomic import write_bytes, write_text  # noqa: E402
+from espcn_edge.dataset import find_pairs, load_pairs  # noqa: E402
+from espcn_edge.evaluate import images_from_pairs, load_images  # noqa: E402
+from espcn_edge.tflite_meta import add_metadata  # noqa: E402
+
+from .calibration import calibration_planes  # noqa: E402
+from .keras_model import ConvertError, convert_model, io_details, load_keras, model_spec  # noqa: E402
+from .ops import check_int8, read_graph  # noqa: E402
+from .report import evaluate, format_report, white_level  # noqa: E402
+
+
+@dataclass
+class ConvertOptions:
+    precision: str = "fp32"  # "int8" | "fp16" | "fp32"
+    io_type: str = "uint8"  # int8 models only: "uint8" | "int8"
+    calibration_samples: int = 300  # random LR patches
+    calibration_frames: int = 8  # whole LR frames (centre-cropped)
+    patch_size: int = 48
+    seed: int = 0
+    input_size: tuple[int, int] | None = None  # (w, h); None = dynamic
+    eval_images: int = 10
+
+
+def _default_out(model_path: Path, precision: str) -> Path:
+    return model_path.with_name(f"{model_path.stem}_{precision}.tflite")
+
+
+def _metadata(scale, spec, options, io, model_path) -> dict:
+    import tensorflow as tf
+
+    return {
+        "scale": scale, "color_space": "Y full-range BT.601",
+        "value_range": "input and output Y/255 in [0, 1]; uint8 I/O = Y bytes",
+        "precision": options.precision, "spec": spec, **io,
+        "input_size": list(options.input_size) if options.input_size else None,
+        "source_model": model_path.name,
+        "versions": {"espcn_edge": __version__, "tensorflow": tf.__version__},
+    }  # fmt: skip
+
+
+def run(
+    model_path: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    data: str | os.PathLike | None = None,
+    options: ConvertOptions | None = None,
+    scale: int | None = None,
+    eval_data: str | os.PathLike | None = None,
+) -> dict:
+    """Convert, verify, evaluate, then write the `.tflite` and its JSON report (returned)."""
+    options = options or ConvertOptions()
+    model_path = Path(model_path)
+    out = Path(out) if out else _default_out(model_path, options.precision)
+    model, model_scale_ = load_keras(model_path)
+    if scale is not None and scale != model_scale_:
+        raise ConvertError(
+            f"--scale {scale} disagrees with {model_path.name}, which is ×{model_scale_}"
+        )
+    scale = model_scale_
+    data = Path(data) if data else Path(str(SAMPLES_DIR))
+    planes = None
+    if options.precision == "int8":
+        lr = [lr for lr, _ in load_pairs(find_pairs(data, scale, "train"), scale, root=data)]
+        planes = calibration_planes(
+            lr, options.calibration_samples, options.calibration_frames, options.patch_size,
+            options.seed, options.input_size,
+        )  # fmt: skip
+    content = convert_model(model, options.precision, options.io_type, planes, options.input_size)
+    graph = check_int8(content) if options.precision == "int8" else read_graph(content)
+    io = io_details(content)
+    content = add_metadata(
+        content, _metadata(scale, model_spec(model, model_path), options, io, model_path)
+    )
+
+    if eval_data:
+        images = load_images(eval_data, scale)
+    else:
+        pairs = find_pairs(data, scale, "valid") or find_pairs(data, scale, "train")
+        images = images_from_pairs(pairs[: options.eval_images], scale)
+    with tempfile.TemporaryDirectory(prefix="espcn-convert-") as tmp:
+        result = Path(tmp) / out.name
+        result.write_bytes(content)
+        tflite = {f"tflite {options.precision}": result}
+        if options.precision != "fp32":
+            fp32 = Path(tmp) / "fp32.tflite"
+            fp32.write_bytes(convert_model(model, "fp32", input_size=options.input_size))
+            tflite = {"tflite fp32": fp32, **tflite}
+        report = {
+            "out": str(out), "model": str(model_path), "precision": options.precision,
+            "file_size": len(content), "ops": graph.summary(), "op_counts": graph.op_counts(),
+            **io, "white_level": white_level(result, model), "options": asdict(options),
+            "calibration_data": str(data) if planes else None, "eval_data": str(eval_data or data),
+            "evaluation": evaluate(model, tflite, images, scale),
+        }  # fmt: skip
+    means = {k: v["mean_psnr"] for k, v in report["evaluation"]["models"].items()}
+    if options.precision != "fp32":
+        report["drop_db"] = round(means["keras float"] - means[f"tflite {options.precision}"], 4)
+        report["gain_over_bicubic_db"] = round(
+            means[f"tflite {options.precision}"] - means["bicubic"], 4
+        )
+    write_bytes(out, content)
+    write_text(out.with_suffix(".json"), json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use WxH, e.g. 320x240") from None
+    if w < 1 or h < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive")
+    return w, h
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m convert.tflite", description=__doc__.split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )  # fmt: skip
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--int8", action="store_const", const="int8", dest="precision", help="full-integer int8"
+    )
+    kind.add_argument(
+        "--fp16", action="store_const", const="fp16", dest="precision", help="float16 weights"
+    )
+    p.add_argument("--model", required=True, type=Path, help="trained .keras model")
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="calibration data: DIV2K root or HR folder (default: bundled samples)",
+    )
+    p.add_argument("--out", type=Path, help="output .tflite (default: beside the model)")
+    p.add_argument("--calibration-samples", type=int, default=300, help="random LR patches")
+    p.add_argument("--calibration-frames", type=int, default=8, help="whole LR frames")
+    p.add_argument("--patch-size", type=int, default=48, help="calibration patch side (LR px)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the calibration draw")
+    p.add_argument(
+        "--io-type", choices=("uint8", "int8"), default="uint8", help="int8 model I/O type"
+    )
+    p.add_argument("--input-size", type=_size, help="fixed input WxH (default: dynamic)")
+    p.add_argument("--scale", type=int, help="expected scale (checked against the model)")
+    p.add_argument("--eval-data", type=Path, help="evaluate here instead (e.g. a Set5 folder)")
+    p.add_argument("--eval-images", type=int, default=10, help="validation images to evaluate")
+    args = p.parse_args(argv)
+    options = ConvertOptions(
+        args.precision or "fp32", args.io_type, args.calibration_samples, args.calibration_frames,
+        args.patch_size, args.seed, args.input_size, args.eval_images,
+    )  # fmt: skip
+    try:
+        report = run(args.model, args.out, args.data, options, args.scale, args.eval_data)
+    except (ValueError, OSError) as e:  # ConvertError, DatasetError, ImageError, ModelError
+        print(f"convert.tflite: {e}", file=sys.stderr)
+        return 1
+    print(format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The converter: a quickly trained model → int8 / fp16 / fp32 `.tflite`, checks and report.
+
+`make_models` (also used by test_runtime and test_evaluate) trains a small ESPCN for a few dozen
+steps on the bundled samples and converts it once per session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from espcn_edge import SAMPLES_DIR
+from espcn_edge.tflite_meta import read_metadata
+
+SET5 = Path(__file__).parents[2] / "shared" / "data" / "benchmark" / "Set5"
+SPEC = "3:16,3:16,3:8,3:8,3:8,3:8,3+skip"  # small, so training and calibration take seconds
+INT8_TOLERANCE_DB = 0.5  # int8 Set5 Y-PSNR may fall at most this far below the float model
+
+
+def _train(out: Path, steps: int = 48) -> None:
+    import keras
+
+    from espcn_edge import parse_spec
+    from espcn_edge.color import y_to_float
+    from espcn_edge.dataset import find_pairs, load_pairs
+    from espcn_edge.model import build_espcn
+
+    pairs = load_pairs(find_pairs(SAMPLES_DIR, 2, "train"), 2)
+    rng = np.random.default_rng(0)
+    lr_p, hr_p = [], []
+    for _ in range(steps * 8):
+        lr, hr = pairs[int(rng.integers(len(pairs)))]
+        y, x = int(rng.integers(lr.shape[0] - 24)), int(rng.integers(lr.shape[1] - 24))
+        lr_p.append(lr[y : y + 24, x : x + 24])
+        hr_p.append(hr[2 * y : 2 * y + 48, 2 * x : 2 * x + 48])
+    keras.utils.set_random_seed(0)
+    model = build_espcn(2, parse_spec(SPEC, name="test-small"))
+    model.compile(keras.optimizers.Adam(2e-3), "mse")
+    lr_x, hr_x = (y_to_float(np.stack(p))[..., None] for p in (lr_p, hr_p))
+    model.fit(lr_x, hr_x, batch_size=8, epochs=1, verbose=0)
+    model.save(out)
+
+
+def make_models(base: Path) -> dict[str, Path]:
+    """{"keras", "int8", "fp16", "fp32"} → paths, built once under the session's temp root.
+
+    int8 goes through the whole converter (`run`, with its report); fp16 and fp32 through the
+    conversion step only, to keep the suite quick."""
+    from convert.keras_model import convert_model, load_keras
+    from convert.tflite import ConvertOptions, run
+
+    folder = base / "espcn_convert_models"
+    paths = {"keras": folder / "small.keras"}
+    paths.update({p: folder / f"small_{p}.tflite" for p in ("int8", "fp16", "fp32")})
+    if all(p.exists() for p in paths.values()):
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    _train(paths["keras"])
+    opts = ConvertOptions("int8", calibration_samples=48, calibration_frames=2, eval_images=1)
+    run(paths["keras"], paths["int8"], SAMPLES_DIR, opts)
+    model, _ = load_keras(paths["keras"])
+    for precision in ("fp16", "fp32"):
+        paths[precision].write_bytes(convert_model(model, precision))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    return make_models(tmp_path_factory.getbasetemp())
+
+
+def test_int8_is_all_integer_with_uint8_io(models):
+    from convert.ops import check_int8
+
+    graph = check_int8(models["int8"].read_bytes())
+    assert {"CONV_2D", "DEPTH_TO_SPACE"} <= set(graph.ops)
+    assert not {"DEQUANTIZE", "CUSTOM"} & set(graph.ops)
+    assert graph.ops.count("QUANTIZE") == 2  # uint8 ↔ int8 at the two edges only
+    assert {graph.tensor_types[t] for t in graph.inputs + graph.outputs} == {"UINT8"}
+
+
+def test_check_int8_refuses_float_graph(models):
+    from convert.ops import check_int8
+
+    with pytest.raises(ValueError, match="not all-integer"):
+        check_int8(models["fp32"].read_bytes())
+
+
+def test_metadata_and_report(models):
+    meta = read_metadata(models["int8"])
+    assert meta["scale"] == 2 and meta["precision"] == "int8"
+    assert meta["color_space"] == "Y full-range BT.601"
+    assert meta["spec"]["string"] == SPEC
+    assert meta["input"] == {"dtype": "uint8", "quantization": [pytest.approx(1 / 255), 0],
+                             "shape": [1, -1, -1, 1]}  # fmt: skip
+    assert meta["versions"]["tensorflow"]
+    report = json.loads(models["int8"].with_suffix(".json").read_text())
+    names = set(report["evaluation"]["models"])
+    assert names == {"bicubic", "keras float", "tflite fp32", "tflite int8"}
+    assert report["white_level"]["ok"], report["white_level"]
+    assert report["drop_db"] < INT8_TOLERANCE_DB
+
+
+def test_int8_agrees_with_float_on_set5(models):
+    from espcn_edge.evaluate import evaluate_models, load_images, load_model
+    from espcn_edge.metrics import psnr
+
+    images = load_images(SET5, 2)
+    keras_m, int8_m = (load_model(str(models[k]), 2) for k in ("keras", "int8"))
+    res = evaluate_models([keras_m, int8_m], images, 2)["models"]
+    drop = res[keras_m.name]["mean_psnr"] - res[int8_m.name]["mean_psnr"]
+    assert drop < INT8_TOLERANCE_DB
+    agreement = [psnr(int8_m.upscale_rgb(im.lr), keras_m.upscale_rgb(im.lr), 2) for im in images]
+    assert min(agreement) > 38.0  # int8 output within ~3 Y levels RMS of the float output
+
+
+def test_fixed_input_size(models, tmp_path):
+    from convert.tflite import ConvertOptions, run
+    from espcn_edge.runtime import Upscaler
+
+    out = tmp_path / "fixed.tflite"
+    opts = ConvertOptions("int8", calibration_samples=8, calibration_frames=1,
+                          input_size=(40, 30), eval_images=1)  # fmt: skip
+    run(models["keras"], out, SAMPLES_DIR, opts)
+    up = Upscaler(out)
+    assert up.fixed_size == (40, 30) and read_metadata(out)["input_size"] == [40, 30]
+    assert up.upscale_y(np.zeros((30, 40), np.uint8)).shape == (60, 80)
+
+
+def _no_new_files(folder: Path, before: set[str]) -> bool:
+    return {p.name for p in folder.iterdir()} == before
+
+
+@pytest.mark.parametrize("case", ["missing", "unreadable", "three_channel", "scale",
+                                  "empty_data", "missing_data"])  # fmt: skip
+def test_bad_inputs_one_line_no_file(case, models, tmp_path, capsys):
+    from convert.tflite import main
+
+    model, data, extra = models["keras"], tmp_path / "data", []
+    data.mkdir()
+    (data / "a.png").write_bytes((SAMPLES_DIR / "chelsea.png").read_bytes())
+    if case == "missing":
+        model = tmp_path / "nope.keras"
+    elif case == "unreadable":
+        model = tmp_path / "bad.keras"
+        model.write_bytes(b"PK\x03\x04 not really a zip")
+    elif case == "three_channel":
+        import keras
+
+        x = keras.Input((None, None, 3))
+        model = tmp_path / "rgb.keras"
+        keras.Model(x, keras.layers.Conv2D(3, 3, padding="same")(x)).save(model)
+    elif case == "scale":
+        extra = ["--scale", "3"]
+    elif case == "empty_data":
+        data = tmp_path / "empty"
+        data.mkdir()
+    elif case == "missing_data":
+        data = tmp_path / "absent"
+    before = {p.name for p in tmp_path.iterdir()}
+    out = tmp_path / "out.tflite"
+    rc = main(["--int8", "--model", str(model), "--data", str(data), "--out", str(out), *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0
+    assert err and err[-1].startswith("convert.tflite: "), err
+    assert _no_new_files(tmp_path, before)
+    if case == "scale":
+        assert "×2" in err[-1]
+    if case.endswith("data"):
+        assert str(data) in err[-1]
+
+
+def test_cli_writes_beside_model(models, tmp_path, capsys):
+    from convert.tflite import main
+
+    model = tmp_path / "m.keras"
+    model.write_bytes(models["keras"].read_bytes())
+    args = ["--model", str(model), "--eval-images", "1"]  # float32, default out, bundled samples
+    assert main(args) == 0
+    assert (tmp_path / "m_fp32.tflite").is_file() and (tmp_path / "m_fp32.json").is_file()
+    assert "keras float" in capsys.readouterr().out
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary left over

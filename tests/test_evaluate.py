@@ -1,0 +1,59 @@
+"""`espcn-edge eval`: the published bicubic figures, side-by-side models, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_convert import SET5, make_models
+
+from espcn_edge.evaluate import bicubic_model, evaluate_models, load_images, main
+
+PEERS = Path(__file__).parents[2] / "shared" / "peers" / "opencv_dnn_superres"
+PUBLISHED_BICUBIC_SET5 = {2: 33.66, 3: 30.39, 4: 28.42}
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_bicubic_matches_published_set5(scale):
+    images = load_images(SET5, scale)
+    assert len(images) == 5 and all(im.hr.shape[0] == im.lr.shape[0] * scale for im in images)
+    result = evaluate_models([bicubic_model(scale)], images, scale)["models"]["bicubic"]
+    assert result["mean_psnr"] == pytest.approx(PUBLISHED_BICUBIC_SET5[scale], abs=0.05)
+
+
+def test_opencv_espcn_matches_shared_readme():
+    pytest.importorskip("cv2.dnn_superres")
+    from espcn_edge.evaluate import load_model
+
+    model = load_model(f"opencv:{PEERS / 'ESPCN_x2.pb'}", 2)
+    result = evaluate_models([model], load_images(SET5, 2), 2)["models"][model.name]
+    assert result["mean_psnr"] == pytest.approx(34.76, abs=0.05)
+
+
+def test_cli_side_by_side_with_json(tmp_path, tmp_path_factory, capsys):
+    models = make_models(tmp_path_factory.getbasetemp())
+    out = tmp_path / "eval.json"
+    args = ["--model", "bicubic", "--model", str(models["int8"]), "--model", str(models["keras"])]
+    assert main([*args, "--data", str(SET5), "--scale", "2", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    header = text.splitlines()[1]
+    assert "bicubic" in header and "small_int8.tflite" in header and "small.keras" in header
+    assert text.count("img_00") == 5 and "mean" in text
+    result = json.loads(out.read_text())
+    assert list(result["models"]) == ["bicubic", "small_int8.tflite", "small.keras"]
+    assert all(len(m["psnr"]) == 5 for m in result["models"].values())
+
+
+@pytest.mark.parametrize(
+    "model, data, message",
+    [
+        ("nope.tflite", SET5, "nope.tflite: model file not found"),
+        ("model.onnx", SET5, "unknown model"),
+        ("bicubic", Path("/nonexistent/Set5"), "not found"),
+    ],
+)
+def test_cli_errors(model, data, message, capsys):
+    assert main(["--model", model, "--data", str(data)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
