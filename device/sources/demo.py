@@ -6,6 +6,7 @@ whose detail the upscaler has to restore.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -36,16 +37,7 @@ class DemoSource(Source):
 
     def start(self) -> None:
         super().start()
-        w, h = self.size
-        paths = list_images(str(SAMPLES_DIR))
-        if not paths:
-            raise SourceError(f"no sample images in {SAMPLES_DIR}: the package is incomplete")
-        for path in paths:
-            rgb = load_rgb(path)
-            # scale so a 2×LR window fits with room to pan
-            k = max(2 * h / rgb.shape[0], 2.6 * w / rgb.shape[1])
-            size = (max(2 * w + 1, round(rgb.shape[1] * k)), max(2 * h, round(rgb.shape[0] * k)))
-            self._scenes.append(resize_bicubic(rgb, size))
+        self._scenes = _scenes(tuple(self.size))
 
     def _read(self) -> Frame | None:
         t0 = time.perf_counter()
@@ -57,3 +49,19 @@ class DemoSource(Source):
         top = (scene.shape[0] - 2 * h) // 2
         window = scene[top : top + 2 * h, x : x + 2 * w]
         return Frame.from_rgb(resize_bicubic(window, (w, h)), t_start=t0)
+
+
+@functools.lru_cache(maxsize=4)
+def _scenes(size: tuple[int, int]) -> list[np.ndarray]:
+    """The sample photos, each scaled so a 2×LR window fits with room to pan (made once)."""
+    w, h = size
+    paths = list_images(str(SAMPLES_DIR))
+    if not paths:
+        raise SourceError(f"no sample images in {SAMPLES_DIR}: the package is incomplete")
+    scenes = []
+    for path in paths:
+        rgb = load_rgb(path)
+        k = max(2 * h / rgb.shape[0], 2.6 * w / rgb.shape[1])
+        scaled = (max(2 * w + 1, round(rgb.shape[1] * k)), max(2 * h, round(rgb.shape[0] * k)))
+        scenes.append(resize_bicubic(rgb, scaled))
+    return scenes

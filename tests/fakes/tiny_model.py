@@ -25,8 +25,16 @@ def build(out: Path, scale: int = 2, spec: str = SPEC) -> Path:
     return out
 
 
+COMMITTED = Path(__file__).parent / "tiny_x2.tflite"  # made by this script; rebuild: see below
+
+
 def session_model(tmp_path_factory, scale: int = 2) -> Path:
-    """The tiny model, built once per test session (shared by every device test module)."""
+    """The tiny model: the committed ×2 file, else built once per test session.
+
+    Regenerate it with ``python tests/fakes/tiny_model.py tests/fakes/tiny_x2.tflite 2``.
+    """
+    if scale == 2 and COMMITTED.is_file():
+        return COMMITTED
     return build(tmp_path_factory.getbasetemp() / "device_models" / f"tiny_x{scale}.tflite", scale)
 
 

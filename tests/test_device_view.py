@@ -1,0 +1,201 @@
+"""The browser live view: a real HTTP client on the MJPEG stream and stats JSON, misbehaving
+clients, and a real headless Chromium showing the page."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+from fakes import tiny_model
+from PIL import Image
+
+from device.pipeline import Pipeline
+from device.sinks import ViewSink, parse_address
+from device.sources import DemoSource
+from device.stats import Stats
+from espcn_edge.runtime import Upscaler
+
+LR = (160, 120)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    return tiny_model.session_model(tmp_path_factory)
+
+
+@pytest.fixture
+def live_view(tiny, request):
+    """A running demo → tiny model → ViewSink pipeline on a free port; yields (host, port, p)."""
+    compare = getattr(request, "param", False)
+    stats = Stats()
+    upscaler = Upscaler(tiny, scale=2, num_threads=1)
+    stats.info = {"backend": upscaler.backend}
+    view = ViewSink(("127.0.0.1", 0), stats, scale=2, compare=compare)
+    pipeline = Pipeline(DemoSource(LR, fps=20), upscaler.upscale_y, [view], stats=stats)
+    runner = threading.Thread(target=pipeline.run, daemon=True)
+    runner.start()
+    for _ in range(100):
+        if view._server is not None:
+            break
+        time.sleep(0.05)
+    host, port = view._server.server_address[:2]
+    yield host, port, pipeline
+    pipeline.stop()
+    runner.join(timeout=10)
+    assert not runner.is_alive()
+
+
+def read_mjpeg_frames(host: str, port: int, count: int) -> tuple[str, list[bytes]]:
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.request("GET", "/stream.mjpg")
+    resp = conn.getresponse()
+    ctype = resp.getheader("Content-Type")
+    boundary = ctype.split("boundary=")[1].encode()
+    frames = []
+    while len(frames) < count:
+        line = resp.readline()
+        assert line, "stream ended early"
+        if line.strip() != b"--" + boundary:
+            continue
+        headers = {}
+        while (line := resp.readline().strip()) != b"":
+            key, _, value = line.decode().partition(":")
+            headers[key.lower()] = value.strip()
+        assert headers["content-type"] == "image/jpeg"
+        frames.append(resp.read(int(headers["content-length"])))
+    conn.close()
+    return ctype, frames
+
+
+def get(host, port, path, method="GET"):
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    conn.request(method, path)
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    return resp.status, resp.getheader("Content-Type"), body
+
+
+def test_stream_sends_jpegs_of_the_sr_size(live_view):
+    host, port, _ = live_view
+    ctype, frames = read_mjpeg_frames(host, port, 3)
+    assert ctype.startswith("multipart/x-mixed-replace")
+    for data in frames:
+        im = Image.open(io.BytesIO(data))
+        assert im.format == "JPEG" and im.size == (2 * LR[0], 2 * LR[1])
+    assert len(set(frames)) > 1  # the picture moves
+
+
+@pytest.mark.parametrize("live_view", [True], indirect=True)
+def test_compare_shows_bicubic_and_espcn_side_by_side(live_view):
+    host, port, _ = live_view
+    _, frames = read_mjpeg_frames(host, port, 1)
+    assert Image.open(io.BytesIO(frames[0])).size == (4 * LR[0], 2 * LR[1])
+    status, _, page = get(host, port, "/")
+    assert status == 200 and b"bicubic" in page
+
+
+def test_stats_json_and_page(live_view):
+    host, port, _ = live_view
+    read_mjpeg_frames(host, port, 2)
+    status, ctype, body = get(host, port, "/stats.json")
+    stats = json.loads(body)
+    assert status == 200 and ctype == "application/json"
+    assert stats["frames"] >= 2 and stats["backend"] == "ai_edge_litert"
+    for key in ("fps", "latency_ms_p50", "latency_ms_p95", "dropped", "stage_ms"):
+        assert key in stats
+    assert {"invoke", "chroma", "encode"} <= set(stats["stage_ms"])
+    status, ctype, page = get(host, port, "/?cache=1")
+    assert status == 200 and ctype.startswith("text/html") and b"/stream.mjpg" in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/passwd",
+        "/../../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/stream.mjpg/../../etc/passwd",
+        "//etc/passwd",
+        "/index.html/..",
+        "/favicon.ico",
+    ],
+)
+def test_serves_nothing_else(live_view, path):
+    host, port, _ = live_view
+    status, _, body = get(host, port, path)
+    assert status == 404 and b"root:" not in body
+
+
+def test_other_methods_are_refused(live_view):
+    host, port, _ = live_view
+    assert get(host, port, "/", method="POST")[0] == 501
+
+
+def test_slow_and_vanished_clients_never_stall_the_pipeline(live_view):
+    host, port, pipeline = live_view
+    stuck = socket.create_connection((host, port))
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")  # ... and never reads
+    gone = socket.create_connection((host, port))
+    gone.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+    gone.recv(100)
+    gone.close()  # vanishes mid-stream
+    before = pipeline.stats.frames
+    time.sleep(1.5)
+    assert pipeline.stats.frames - before >= 5  # frames kept flowing
+    _, frames = read_mjpeg_frames(host, port, 2)  # and a well-behaved client is still served
+    assert len(frames) == 2
+    stuck.close()
+
+
+def test_addresses_default_to_localhost():
+    assert parse_address("8000") == ("127.0.0.1", 8000)
+    assert parse_address(":8000") == ("127.0.0.1", 8000)
+    assert parse_address("0.0.0.0:8080") == ("0.0.0.0", 8080)
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_address("localhost:http")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium is not installed here (apt-get install chromium; .ci/run installs it)",
+)
+def test_headless_chromium_shows_the_live_stream(live_view, tmp_path):
+    host, port, pipeline = live_view
+    shot = tmp_path / "shot.png"
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=800,600",
+        f"--screenshot={shot}",
+        f"http://{host}:{port}/",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    assert shot.is_file(), done.stderr[-2000:]
+    rgb = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    # the stream image sits below the header: 2·LR wide, at the left edge
+    area = rgb[120 : 100 + 2 * LR[1], 10 : 2 * LR[0] - 10]
+    background = np.array([17, 17, 17])
+    assert (np.abs(area - background).sum(axis=-1) > 40).mean() > 0.5, "stream area is blank"
+    assert area.std() > 20  # a photo, not a flat fill
+    assert pipeline.stats.frames > 0
