@@ -1,0 +1,237 @@
+"""The device commands end to end: upscale, bench, demo, camera; errors in one line; and the
+device path never importing TensorFlow."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakes import tiny_model
+from PIL import Image
+
+from device import bench, upscale
+from device.cli import main as cli
+from espcn_edge import SAMPLES_DIR
+
+ROOT = Path(__file__).parents[1]
+FAKES = Path(__file__).parent / "fakes"
+OPENCV_ESPCN = ROOT.parent / "shared" / "peers" / "opencv_dnn_superres" / "ESPCN_x2.pb"
+NO_TF = "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    return tiny_model.session_model(tmp_path_factory)
+
+
+@pytest.fixture
+def photos(tmp_path):
+    """Two real photos (cropped small) and one broken file."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("chelsea.png", "rocket.jpg"):
+        with Image.open(Path(str(SAMPLES_DIR)) / name) as im:
+            im.convert("RGB").crop((0, 0, 121, 90)).save(folder / name)
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    return folder
+
+
+def run_no_tf(args: list[str], cwd: Path, extra_path: str = "", **kw):
+    """Run `espcn-edge ARGS` in a fresh interpreter where importing TensorFlow/Keras fails."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (extra_path, str(ROOT)) if p))
+    code = NO_TF + f"from device.cli import main; sys.exit(main({args!r}))"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, **kw
+    )
+
+
+def test_upscale_folder_writes_every_good_image_and_reports_the_bad_one(tiny, photos, capsys):
+    assert cli(["upscale", str(photos), "--model", str(tiny)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("broken.png") >= 1 and "espcn-edge upscale:" in err
+    out_dir = photos.with_name("photos_x2")
+    for name in ("chelsea.png", "rocket.jpg"):
+        with Image.open(out_dir / name) as im:
+            assert im.size == (242, 180)
+    assert not (out_dir / "broken.png").exists()
+    assert not [p for p in out_dir.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_upscale_in_out_and_many_inputs(tiny, photos, tmp_path):
+    src = photos / "chelsea.png"
+    assert cli(["upscale", str(src), str(tmp_path / "big.png"), "--model", str(tiny)]) == 0
+    assert Image.open(tmp_path / "big.png").size == (242, 180)
+    out = tmp_path / "many"
+    args = ["upscale", str(src), str(photos / "rocket.jpg"), str(out), "--model", str(tiny)]
+    assert cli(args) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["chelsea.png", "rocket.jpg"]
+    assert cli(["upscale", str(src), "--model", str(tiny)]) == 0
+    assert (photos / "chelsea_x2.png").is_file()
+
+
+def test_upscale_video(tiny, tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 12, (48, 32))
+    for i in range(6):
+        writer.write(np.full((32, 48, 3), 30 * i, np.uint8))
+    writer.release()
+    assert cli(["upscale", str(clip), "--model", str(tiny)]) == 0
+    cap = cv2.VideoCapture(str(tmp_path / "clip_x2.avi"))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 6 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 96
+    cap.release()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--scale", "3"], "model is ×2, not ×3"),
+        (["--model", "/no/such.tflite"], "model file not found"),
+        (["--delegate", "/no/libdelegate.so", "--delegate-required"], "cannot load delegate"),
+    ],
+)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # litert's Delegate
+def test_engine_problems_are_one_clear_line(tiny, photos, capsys, args, message):
+    argv = ["upscale", str(photos / "chelsea.png"), "--model", str(tiny), *args]
+    assert cli(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
+
+
+def test_missing_input_and_self_overwrite_are_refused(tiny, photos, capsys):
+    assert cli(["upscale", "/no/such.png", "--model", str(tiny)]) == 2
+    src = photos / "chelsea.png"
+    assert cli(["upscale", str(src), "-o", str(src), "--model", str(tiny)]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_bench_reports_stages_and_the_opencv_ratio(tiny, tmp_path, capsys):
+    if not OPENCV_ESPCN.is_file():
+        pytest.fail(f"{OPENCV_ESPCN} missing: the tests need ../shared beside the project")
+    out = tmp_path / "bench.json"
+    argv = [
+        "bench",
+        "--size",
+        "64x48",
+        "--frames",
+        "3",
+        "--warmup",
+        "1",
+        "--model",
+        str(tiny),
+        "--vs-opencv",
+        str(OPENCV_ESPCN),
+        "--json",
+        str(out),
+    ]
+    assert cli(argv) == 0
+    text = capsys.readouterr().out
+    assert "OpenCV dnn_superres ESPCN" in text and "peak RSS" in text
+    report = json.loads(out.read_text())
+    for stage in (*bench.FRAME_STAGES, "encode", "frame"):
+        assert report["median_ms"][f"espcn_edge.{stage}"] > 0
+    assert report["ratio_to_opencv_espcn"] > 0 and report["ratio_to_bicubic"] > 0
+    assert cli(["bench", "--model", str(tiny), "--vs-opencv", "/no/x.pb"]) == 2
+
+
+def test_demo_writes_a_side_by_side_image(tiny, tmp_path, capsys):
+    out = tmp_path / "demo.png"
+    argv = ["demo", "--model", str(tiny), "--frames", "4", "--size", "64x48", "--out", str(out)]
+    assert cli(argv) == 0
+    assert Image.open(out).size == (256, 96)  # bicubic | ESPCN, each 2×
+    text = capsys.readouterr().out
+    assert "pipeline: 4 frames" in text and "per stage" in text
+
+
+def test_upscale_never_imports_tensorflow(tiny, photos, tmp_path):
+    done = run_no_tf(
+        ["upscale", str(photos / "rocket.jpg"), str(tmp_path / "r.png"), "--model", str(tiny)],
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert Image.open(tmp_path / "r.png").size == (242, 180)
+
+
+def test_camera_on_fake_picamera2_never_imports_tensorflow(tiny, tmp_path):
+    done = run_no_tf(
+        [
+            "camera",
+            "--source",
+            "picamera2",
+            "--size",
+            "100x60",
+            "--frames",
+            "5",
+            "--model",
+            str(tiny),
+            "--record",
+            str(tmp_path / "frames"),
+        ],
+        cwd=tmp_path,
+        extra_path=str(FAKES),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "5 frames" in done.stdout
+    shots = sorted((tmp_path / "frames").iterdir())
+    assert len(shots) == 5 and Image.open(shots[0]).size == (200, 120)
+
+
+def test_camera_stops_cleanly_on_sigterm_and_finalises_the_video(tiny, tmp_path):
+    pytest.importorskip("cv2")
+    video = tmp_path / "out.mp4"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [
+        sys.executable,
+        "-m",
+        "device.cli",
+        "camera",
+        "--source",
+        "demo",
+        "--size",
+        "64x48",
+        "--model",
+        str(tiny),
+        "--record",
+        str(video),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(4)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "frames" in out and video.is_file()
+    cv2 = pytest.importorskip("cv2")
+    cap = cv2.VideoCapture(str(video))
+    assert cap.get(cv2.CAP_PROP_FRAME_COUNT) > 0 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 128
+    cap.release()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_camera_bad_source_is_one_line(tiny, capsys):
+    assert cli(["camera", "--source", "webcam:x", "--model", str(tiny)]) == 2
+    assert "camera number" in capsys.readouterr().err
+
+
+def test_upscale_plan_names_outputs(tmp_path):
+    (tmp_path / "a.png").write_bytes(b"")
+    jobs = upscale.plan([tmp_path / "a.png"], None, 3)
+    assert jobs[0].dst == tmp_path / "a_x3.png"
+
+
+@pytest.mark.skipif(shutil.which("espcn-edge") is None, reason="package not installed")
+def test_console_script_lists_the_device_commands():
+    done = subprocess.run(["espcn-edge", "--help"], capture_output=True, text=True, timeout=60)
+    for name in ("camera", "upscale", "bench", "demo"):
+        assert name in done.stdout
