@@ -1,0 +1,96 @@
+"""Measure every trained candidate of the layer-size study: int8 conversion, quality, speed.
+
+    python benchmarks/study_measure.py [--scale 3]
+
+For each runs/study/x{scale}/{spec}/best.keras: convert to int8 (calibrated on the training
+folder, as the shipped models are), evaluate the float and int8 models on Set5 and Set14 by the
+published protocol, and time the int8 models on one 320×240 LR frame with 2 threads,
+interleaved so that all are measured side by side in the same run. Writes
+benchmarks/results/study_x{scale}.json, which `benchmarks/report.py` turns into tables and plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import BENCHMARK_SETS, ROOT, training_folder
+
+from convert.tflite import ConvertOptions
+from convert.tflite import run as convert
+from espcn_edge import SAMPLES_DIR, parse_spec
+from espcn_edge.atomic import write_text
+from espcn_edge.color import luma, resize_bicubic
+from espcn_edge.evaluate import evaluate_models, load_images, load_model
+from espcn_edge.imageio import load_rgb
+from espcn_edge.runtime import Upscaler
+
+FRAME = (320, 240)
+
+
+def time_models(paths: dict[str, Path], rounds: int = 10, invokes: int = 5) -> dict[str, float]:
+    """Median ms per 320×240 invoke for each model, measured round-robin in one run."""
+    y = luma(resize_bicubic(load_rgb(Path(str(SAMPLES_DIR)) / "astronaut.png"), FRAME))
+    engines = {name: Upscaler(path, num_threads=2) for name, path in paths.items()}
+    for engine in engines.values():
+        engine.upscale_y(y)  # resize + warm up
+    samples: dict[str, list[float]] = {name: [] for name in engines}
+    for _ in range(rounds):
+        for name, engine in engines.items():
+            start = time.perf_counter()
+            for _ in range(invokes):
+                engine.upscale_y(y)
+            samples[name].append((time.perf_counter() - start) * 1000 / invokes)
+    return {name: round(float(np.median(s)), 2) for name, s in samples.items()}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--scale", type=int, default=3)
+    args = p.parse_args()
+    runs = sorted((ROOT / "runs" / "study" / f"x{args.scale}").glob("*/best.keras"))
+    results, int8_paths = {}, {}
+    for keras_path in runs:
+        spec = parse_spec(json.loads((keras_path.parent / "card.json").read_text())["spec_string"])
+        name = keras_path.parent.name
+        int8 = keras_path.with_name("best_int8.tflite")
+        if not int8.exists():
+            convert(keras_path, int8, training_folder(), ConvertOptions(precision="int8"))
+        int8_paths[name] = int8
+        card = json.loads((keras_path.parent / "card.json").read_text())
+        entry = {
+            "spec": spec.to_string(),
+            "params": spec.params(args.scale),
+            "macs_per_lr_pixel": spec.macs_per_lr_pixel(args.scale),
+            "steps": card["steps"],
+            "val_psnr": card["best_val_psnr"],
+        }
+        for set_name, folder in BENCHMARK_SETS.items():
+            images = load_images(folder, args.scale)
+            r = evaluate_models(
+                [load_model(str(keras_path), args.scale), load_model(str(int8), args.scale)],
+                images,
+                args.scale,
+            )
+            float_r, int8_r = r["models"].values()
+            entry[set_name] = {
+                "float": float_r["mean_psnr"],
+                "int8": int8_r["mean_psnr"],
+                "int8_ssim": int8_r["mean_ssim"],
+            }
+        results[name] = entry
+        print(name, entry, flush=True)
+    for name, ms in time_models(int8_paths).items():
+        results[name]["int8_ms_320x240"] = ms
+    out = ROOT / "benchmarks" / "results" / f"study_x{args.scale}.json"
+    write_text(out, json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
