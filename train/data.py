@@ -39,7 +39,7 @@ class DataGenerator:
         self.train_images = load_pairs(find_pairs(root, scale, "train"), scale, patch_size, root)
         valid = find_pairs(root, scale, "valid")[:max_valid_images]
         if valid:
-            self.valid_images = load_pairs(valid, scale, 1, root)
+            self.valid_images = load_pairs(valid, scale, 2 * scale + 8, root)
         else:
             log.warning("%s: no validation images; validating on the training images", root)
             self.valid_images = self.train_images[:max_valid_images]
