@@ -30,15 +30,19 @@ from .calibration import calibration_planes  # noqa: E402
 from .keras_model import convert_model, load_keras  # noqa: E402
 
 
-def _time(up: Upscaler, y: np.ndarray, runs: int) -> float:
-    up.upscale_y(y)  # allocate for this shape
-    best = []
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(runs):
+def _time(upscalers: dict[str, Upscaler], y: np.ndarray, runs: int) -> dict[str, dict]:
+    """Per-call latency, the models interleaved so that load from other processes hits both
+    alike; the minimum is the figure least disturbed by a shared machine."""
+    times: dict[str, list[float]] = {name: [] for name in upscalers}
+    for up in upscalers.values():
+        up.upscale_y(y)  # allocate for this shape
+    for _ in range(runs):
+        for name, up in upscalers.items():
+            start = time.perf_counter()
             up.upscale_y(y)
-        best.append((time.perf_counter() - start) / runs)
-    return min(best) * 1000.0
+            times[name].append((time.perf_counter() - start) * 1000.0)
+    return {n: {"min_ms": round(min(t), 3), "median_ms": round(float(np.median(t)), 3)}
+            for n, t in times.items()}  # fmt: skip
 
 
 def run(model_path: Path, data: Path, size: tuple[int, int], runs: int, threads: int) -> dict:
@@ -46,15 +50,14 @@ def run(model_path: Path, data: Path, size: tuple[int, int], runs: int, threads:
     lr = [lr for lr, _ in load_pairs(find_pairs(data, scale, "train"), scale, root=data)]
     planes = calibration_planes(lr, 200, 4, seed=0)
     frame = resize_bicubic(max(lr, key=lambda y: y.size), size)  # a real picture at `size`
-    results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        outs = {}
+        ups = {}
         for io_type in ("uint8", "int8"):
             path = Path(tmp) / f"{io_type}.tflite"
             path.write_bytes(convert_model(model, "int8", io_type, planes))
-            up = Upscaler(path, num_threads=threads)
-            outs[io_type] = up.upscale_y(frame)
-            results[io_type] = {"ms": round(_time(up, frame, runs), 3)}
+            ups[io_type] = Upscaler(path, num_threads=threads)
+        outs = {name: up.upscale_y(frame) for name, up in ups.items()}
+        results: dict = _time(ups, frame, runs)
     diff = np.abs(outs["uint8"].astype(int) - outs["int8"].astype(int))
     results["max_abs_diff"], results["identical"] = int(diff.max()), bool(diff.max() == 0)
     return results
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, required=True, help="trained .keras model")
     p.add_argument("--data", type=Path, default=Path(str(SAMPLES_DIR)), help="calibration data")
     p.add_argument("--size", default="320x240", help="LR frame WxH")
-    p.add_argument("--runs", type=int, default=30, help="timed runs per repeat (best of 3)")
+    p.add_argument("--runs", type=int, default=100, help="timed calls per model")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="interpreter threads")
     args = p.parse_args(argv)
     w, h = (int(v) for v in args.size.split("x"))
@@ -76,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"convert.io_bench: {e}", file=sys.stderr)
         return 1
-    print(f"{args.size} LR frame, {args.threads} threads, best of 3×{args.runs}:")
-    print(f"  uint8 I/O {r['uint8']['ms']:.2f} ms   int8 I/O {r['int8']['ms']:.2f} ms")
+    print(f"{args.size} LR frame, {args.threads} threads, {args.runs} interleaved calls each:")
+    for io_type in ("uint8", "int8"):
+        t = r[io_type]
+        print(f"  {io_type} I/O: min {t['min_ms']:.2f} ms, median {t['median_ms']:.2f} ms")
     print(f"  outputs identical: {r['identical']} (max |Δ| = {r['max_abs_diff']})")
     return 0
 

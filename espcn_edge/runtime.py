@@ -175,16 +175,27 @@ class Upscaler:
         dtype, quant = self._in["dtype"], self._in["quantization"]
         self._in_direct = dtype == np.uint8 and _is_unit(quant, 0)
         self._in_flip = dtype == np.int8 and _is_unit(quant, -128)
-        odtype, (oscale, ozp) = self._out["dtype"], self._out["quantization"]
-        if odtype in (np.uint8, np.int8):
-            # White level: a sigmoid output is quantized at 1/256, so its top code means 255/256.
-            # Treat a top code that falls short of 1.0 by less than two Y levels as full white.
-            top = (np.iinfo(odtype).max - ozp) * oscale
-            if 1.0 - 2.0 / 255.0 < top < 1.0:
-                oscale = oscale / top
-        self._out_scale, self._out_zp = oscale, ozp
-        self._out_direct = odtype == np.uint8 and _is_unit((oscale, ozp), 0)
-        self._out_flip = odtype == np.int8 and _is_unit((oscale, ozp), -128)
+        self._lut = self._output_lut()
+        self._out_direct = self._lut is not None and bool(
+            self._out["dtype"] == np.uint8 and (self._lut == np.arange(256)).all()
+        )
+
+    def _output_lut(self) -> np.ndarray | None:
+        """Y for each of the 256 output codes (indexed by the code's byte), or None for float.
+
+        White level: a sigmoid output is quantized at 1/256, so its top code means 255/256 and
+        would become Y 254. When the top code falls short of 1.0 by less than two Y levels it
+        is read as full white (255); every other code keeps its exact value.
+        """
+        dtype, (scale, zp) = self._out["dtype"], self._out["quantization"]
+        if dtype not in (np.uint8, np.int8):
+            return None
+        codes = np.arange(256, dtype=np.uint8).view(dtype).astype(np.float32)
+        lut = float_to_y((codes - zp) * scale)
+        top = np.iinfo(dtype).max
+        if 1.0 - 2.0 / 255.0 < (top - zp) * scale < 1.0:
+            lut[codes == top] = 255
+        return lut
 
     def _encode(self, y: np.ndarray) -> np.ndarray:
         dtype = self._in["dtype"]
@@ -202,11 +213,9 @@ class Upscaler:
     def _decode(self, q: np.ndarray) -> np.ndarray:
         if self._out_direct:
             return q
-        if self._out_flip:
-            return q.view(np.uint8) ^ np.uint8(0x80)
-        if q.dtype == np.float32:
-            return float_to_y(q)
-        return float_to_y((q.astype(np.float32) - self._out_zp) * self._out_scale)
+        if self._lut is not None:
+            return self._lut[q.view(np.uint8)]
+        return float_to_y(q)
 
     def upscale_y(self, y: np.ndarray) -> np.ndarray:
         """uint8 H×W Y plane (full-range) → uint8 (scale·H)×(scale·W) Y plane."""
