@@ -22,7 +22,14 @@ import numpy as np
 from espcn_edge.atomic import write_text
 from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
 
-from .engine import CommandError, add_engine_args, fail, open_upscaler, setup_logging
+from .engine import (
+    CommandError,
+    HelpFormatter,
+    add_engine_args,
+    fail,
+    open_upscaler,
+    setup_logging,
+)
 from .frames import parse_size
 from .sinks.jpeg import ENCODER, encode_planes
 from .sources import DemoSource
@@ -163,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="espcn-edge bench",
         description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--size", type=parse_size, default=(320, 240), help="LR frame size WxH")
     p.add_argument("--frames", type=int, default=60, help="frames measured (after warm-up)")

@@ -7,25 +7,44 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 import threading
 from pathlib import Path
 
-from .engine import CommandError, add_engine_args, fail, open_upscaler, setup_logging
+from .engine import (
+    CommandError,
+    HelpFormatter,
+    add_engine_args,
+    fail,
+    open_upscaler,
+    setup_logging,
+)
 from .frames import parse_size
 from .pipeline import Pipeline
 from .sinks import RecordSink, Sink, SinkError, ViewSink, WindowSink, parse_address
 from .sources import SPECS_HELP, SourceError, open_source
 from .stats import Stats
 
+log = logging.getLogger("device.camera")
+
 
 @contextlib.contextmanager
 def stop_on_signals(stop):
-    """Call `stop()` on Ctrl-C or SIGTERM (from the main thread) so cleanup runs normally."""
+    """Call `stop()` on Ctrl-C or SIGTERM (from the main thread) so cleanup runs normally;
+    a second Ctrl-C interrupts at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.signal(s, lambda *_: stop()) for s in (signal.SIGINT, signal.SIGTERM)}
+    calls = []
+
+    def handler(signum, frame):
+        if calls and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        calls.append(signum)
+        stop()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
@@ -66,7 +85,14 @@ def run(
     if record:
         sinks.append(RecordSink(record, fps=fps or 30.0, compare=compare))
     pipeline = Pipeline(src, upscaler.upscale_y, sinks, max_frames=frames, stats=stats)
-    with stop_on_signals(pipeline.stop):
+    with stop_on_signals(pipeline.request_stop):
+        log.info(
+            "streaming %s through %s ×%d (%s); Ctrl-C to stop",
+            src.name,
+            upscaler.model_path.name,
+            upscaler.scale,
+            upscaler.backend,
+        )
         pipeline.run()
     return stats
 
@@ -75,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="espcn-edge camera",
         description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "--source",

@@ -23,7 +23,14 @@ from espcn_edge.runtime import default_model_path
 
 from . import bench
 from .camera import stop_on_signals
-from .engine import CommandError, add_engine_args, fail, open_upscaler, setup_logging
+from .engine import (
+    CommandError,
+    HelpFormatter,
+    add_engine_args,
+    fail,
+    open_upscaler,
+    setup_logging,
+)
 from .frames import Result, parse_size
 from .pipeline import Pipeline
 from .sinks import Sink, SinkError, ViewSink, parse_address
@@ -136,7 +143,7 @@ def run(
         max_frames=frames or None,
         stats=stats,
     )
-    with stop_on_signals(pipeline.stop):
+    with stop_on_signals(pipeline.request_stop):
         pipeline.run()
     out = out or Path(f"espcn_demo_x{upscaler.scale}.png")
     if keep.result is not None:
@@ -160,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="espcn-edge demo",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--frames", type=int, default=90, help="frames to stream (0: until Ctrl-C)")
     p.add_argument("--size", type=parse_size, default=(320, 240), help="LR frame size WxH")

@@ -16,6 +16,15 @@ DELEGATE_HELP = (
 )
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults shown in --help (unless None/False), the docstring's examples kept as written."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class CommandError(RuntimeError):
     """A user-facing problem: printed as one line, exit status 2 (1 for partial failures)."""
 

@@ -75,10 +75,16 @@ class Pipeline:
         self._stop = threading.Event()
         self._slot = LatestSlot()
         self.error: BaseException | None = None
+        self._stop_requested = False
 
     def stop(self) -> None:
-        """Ask both threads to finish (safe from a signal handler or another thread)."""
+        """Ask both threads to finish (from another thread; see `request_stop` for signals)."""
         self._stop.set()
+
+    def request_stop(self) -> None:
+        """`stop()` for signal handlers: sets a plain flag (no lock, so it cannot deadlock
+        with the interrupted main thread); `run()` turns it into `stop()` within 0.2 s."""
+        self._stop_requested = True
 
     @property
     def stopping(self) -> bool:
@@ -138,7 +144,8 @@ class Pipeline:
             for t in threads:
                 t.start()
             while not self._stop.wait(0.2):
-                pass
+                if self._stop_requested:
+                    self._stop.set()
         finally:
             self._stop.set()
             for t in threads:

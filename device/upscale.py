@@ -21,7 +21,14 @@ from pathlib import Path
 
 from espcn_edge.imageio import IMAGE_SUFFIXES, ImageError, load_rgb, save_rgb
 
-from .engine import CommandError, add_engine_args, fail, open_upscaler, setup_logging
+from .engine import (
+    CommandError,
+    HelpFormatter,
+    add_engine_args,
+    fail,
+    open_upscaler,
+    setup_logging,
+)
 from .frames import super_resolve
 from .progress import Progress
 from .sinks import RecordSink, SinkError
@@ -147,14 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="espcn-edge upscale",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "paths",
         nargs="+",
         type=Path,
-        metavar="IN [OUT]",
-        help="image files, folders or video files, optionally followed by the output",
+        metavar="PATH",
+        help="inputs (image files, folders, video files), optionally followed by the output",
     )
     p.add_argument(
         "-o",

@@ -207,9 +207,18 @@ def test_camera_stops_cleanly_on_sigterm_and_finalises_the_video(tiny, tmp_path)
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    time.sleep(4)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".out.mp4.*")):  # the first frame is being recorded
+            assert time.monotonic() < deadline and proc.poll() is None, "camera did not start"
+            time.sleep(0.1)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 0, err
     assert "frames" in out and video.is_file()
     cv2 = pytest.importorskip("cv2")

@@ -31,18 +31,16 @@ def tiny(tmp_path_factory):
     return tiny_model.session_model(tmp_path_factory)
 
 
-@pytest.fixture
-def live_view(tiny, request):
+def start_view(model, compare: bool):
     """A running demo → tiny model → ViewSink pipeline on a free port; yields (host, port, p)."""
-    compare = getattr(request, "param", False)
     stats = Stats()
-    upscaler = Upscaler(tiny, scale=2, num_threads=1)
+    upscaler = Upscaler(model, scale=2, num_threads=1)
     stats.info = {"backend": upscaler.backend}
     view = ViewSink(("127.0.0.1", 0), stats, scale=2, compare=compare)
     pipeline = Pipeline(DemoSource(LR, fps=20), upscaler.upscale_y, [view], stats=stats)
     runner = threading.Thread(target=pipeline.run, daemon=True)
     runner.start()
-    for _ in range(100):
+    for _ in range(200):
         if view._server is not None:
             break
         time.sleep(0.05)
@@ -51,6 +49,16 @@ def live_view(tiny, request):
     pipeline.stop()
     runner.join(timeout=10)
     assert not runner.is_alive()
+
+
+@pytest.fixture(scope="module")
+def live_view(tiny):
+    yield from start_view(tiny, compare=False)
+
+
+@pytest.fixture
+def compare_view(tiny):
+    yield from start_view(tiny, compare=True)
 
 
 def read_mjpeg_frames(host: str, port: int, count: int) -> tuple[str, list[bytes]]:
@@ -94,9 +102,8 @@ def test_stream_sends_jpegs_of_the_sr_size(live_view):
     assert len(set(frames)) > 1  # the picture moves
 
 
-@pytest.mark.parametrize("live_view", [True], indirect=True)
-def test_compare_shows_bicubic_and_espcn_side_by_side(live_view):
-    host, port, _ = live_view
+def test_compare_shows_bicubic_and_espcn_side_by_side(compare_view):
+    host, port, _ = compare_view
     _, frames = read_mjpeg_frames(host, port, 1)
     assert Image.open(io.BytesIO(frames[0])).size == (4 * LR[0], 2 * LR[1])
     status, _, page = get(host, port, "/")
