@@ -106,6 +106,14 @@ def test_engine_problems_are_one_clear_line(tiny, photos, capsys, args, message)
     assert len(err) == 1 and message in err[0] and "Traceback" not in err[0]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # litert's Delegate
+def test_unavailable_delegate_warns_and_falls_back_to_the_cpu(tiny, photos, tmp_path, caplog):
+    out = tmp_path / "cpu.png"
+    argv = ["upscale", str(photos / "chelsea.png"), str(out), "--model", str(tiny)]
+    assert cli([*argv, "--delegate", "nnapi"]) == 0  # NNAPI does not exist off Android
+    assert out.is_file() and "using the CPU" in caplog.text
+
+
 def test_missing_input_and_self_overwrite_are_refused(tiny, photos, capsys):
     assert cli(["upscale", "/no/such.png", "--model", str(tiny)]) == 2
     src = photos / "chelsea.png"

@@ -81,6 +81,12 @@ def test_bad_source_specs_say_what_is_wrong(spec, message):
         open_source(spec).start()
 
 
+def test_missing_webcam_is_one_clear_error():
+    pytest.importorskip("cv2")
+    with pytest.raises(SourceError, match="cannot open camera 97"):
+        open_source("webcam:97").start()
+
+
 def test_yuv420_planes_respects_the_stride():
     w, h, stride = 6, 4, 16
     buf = np.full(h * stride * 3 // 2, 0xEE, np.uint8)

@@ -38,6 +38,8 @@ class Source:
     def read(self) -> Frame | None:
         """The next frame (waiting for it), or None when the source has ended."""
         if self.fps:
+            if self.index == 0:  # pace from the first frame, not from a slow start()
+                self._next = time.perf_counter()
             delay = self._next - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
