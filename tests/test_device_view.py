@@ -206,3 +206,19 @@ def test_headless_chromium_shows_the_live_stream(live_view, tmp_path):
     assert (np.abs(area - background).sum(axis=-1) > 40).mean() > 0.5, "stream area is blank"
     assert area.std() > 20  # a photo, not a flat fill
     assert pipeline.stats.frames > 0
+
+
+@pytest.mark.parametrize("encoder", ["pillow", "simplejpeg"])
+def test_jpeg_from_planes_keeps_the_colours(encoder, monkeypatch):
+    from device.sinks import jpeg
+    from espcn_edge.color import rgb_to_ycbcr
+
+    if encoder == "simplejpeg" and jpeg.simplejpeg is None:
+        pytest.skip("simplejpeg is not installed (it comes with picamera2 on a Pi)")
+    if encoder == "pillow":
+        monkeypatch.setattr(jpeg, "simplejpeg", None)
+    yy, xx = np.mgrid[0:48, 0:64]
+    rgb = np.stack([xx * 4, yy * 5, np.full_like(xx, 90)], -1).astype(np.uint8)
+    decoded = np.asarray(Image.open(io.BytesIO(jpeg.encode_planes(*rgb_to_ycbcr(rgb)))))
+    assert decoded.shape == rgb.shape
+    assert np.abs(decoded.astype(int) - rgb).mean() < 3
