@@ -48,8 +48,8 @@ def stop_on_signals(stop):
     try:
         yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def run(
