@@ -11,6 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# int8 models quantize each pre-tanh tensor over at most ±PRE_TANH_RANGE: tanh(2) = 0.964, so
+# the clamp changes little while the 256 levels land where tanh is not flat. Quantization-aware
+# training simulates it and the converter writes it into the .tflite (docs/convert.md).
+PRE_TANH_RANGE = 2.0
+
 
 @dataclass(frozen=True)
 class ModelSpec:

@@ -2,7 +2,8 @@
 
 `QuantConv2D` simulates, in float, what the int8 TFLite graph computes for each convolution:
 per-channel symmetric int8 weights, the conv output (pre-activation) quantized to int8 over a
-range tracked during training (as calibration will measure it), and tanh / sigmoid outputs on
+range tracked during training (as calibration will measure it, at most ±PRE_TANH_RANGE before a
+tanh, as the converter clamps it), and tanh / sigmoid outputs on
 TFLite's fixed int8 grids (1/128 and 1/256). Rounding passes gradients straight through.
 The fine-tuned weights go back into the plain model (same layer names), which the converter
 quantizes as usual, so nothing custom reaches the .tflite file.
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import keras
 from keras import ops
+
+from espcn_edge.spec import PRE_TANH_RANGE
 
 # TFLite's fixed int8 output quantization of the two activations: (scale, zero point).
 FIXED_OUTPUT_GRID = {"tanh": (1 / 128, 0), "sigmoid": (1 / 256, -128)}
@@ -61,6 +64,9 @@ class QuantConv2D(keras.layers.Conv2D):
             self.lo.assign(m * self.lo + (1 - m) * ops.stop_gradient(ops.min(y)))
             self.hi.assign(m * self.hi + (1 - m) * ops.stop_gradient(ops.max(y)))
             self.seen.assign(1.0)
-        y = fake_quant_range(y, self.lo, self.hi)
+        lo, hi = self.lo, self.hi
+        if self.act_name == "tanh":
+            lo, hi = ops.maximum(lo, -PRE_TANH_RANGE), ops.minimum(hi, PRE_TANH_RANGE)
+        y = fake_quant_range(y, lo, hi)
         y = keras.activations.get(self.act_name)(y)
         return fake_quant(y, *FIXED_OUTPUT_GRID[self.act_name])
