@@ -159,6 +159,24 @@ def test_demo_writes_a_side_by_side_image(tiny, tmp_path, capsys):
     assert "pipeline: 4 frames" in text and "per stage" in text
 
 
+def test_demo_without_a_shipped_model_trains_one_or_says_how(tiny, tmp_path, monkeypatch, capsys):
+    from device import demo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(demo, "default_model_path", lambda scale: tmp_path / "none.tflite")
+    failed = subprocess.CompletedProcess([], 1, "", "ModuleNotFoundError: No module named 'keras'")
+    monkeypatch.setattr(demo.subprocess, "run", lambda *a, **k: failed)
+    assert cli(["demo", "--frames", "1", "--size", "64x48"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "train extra" in err[0] and "No module named 'keras'" in err[0]
+    quick = tmp_path / "cache" / "espcn-edge" / "quick_x2_int8.tflite"  # made by an earlier run
+    quick.parent.mkdir(parents=True)
+    shutil.copy(tiny, quick)
+    out = tmp_path / "d.png"
+    assert cli(["demo", "--frames", "2", "--size", "64x48", "--out", str(out)]) == 0
+    assert out.is_file() and "quick model trained earlier" in capsys.readouterr().out
+
+
 def test_upscale_never_imports_tensorflow(tiny, photos, tmp_path):
     done = run_no_tf(
         ["upscale", str(photos / "rocket.jpg"), str(tmp_path / "r.png"), "--model", str(tiny)],
