@@ -34,7 +34,10 @@ def white_level(model_path: Path, model) -> dict:
         for name, up in (("tflite", tflite), ("float", keras_upscale_y(model)))
     }
     t, f = result["tflite"], result["float"]
-    result["ok"] = t["white"]["max"] >= f["white"]["max"] and t["black"]["min"] <= f["black"]["min"]
+    # one Y level of int8 noise is tolerated; what must not happen is a lost top or bottom
+    result["ok"] = (
+        t["white"]["max"] >= f["white"]["max"] - 1 and t["black"]["min"] <= f["black"]["min"] + 1
+    )
     return result
 
 

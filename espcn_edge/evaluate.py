@@ -3,8 +3,10 @@
 Protocol of the published SR tables: LR = the set's MATLAB-bicubic files
 (``LR_bicubic/X{s}/img_NNNx{s}.png``), HR = top-left crop of ``HR/img_NNN.png`` to LR × s,
 whole-image inference, the model's Y merged with bicubic chroma to RGB, metrics on MATLAB Y with
-`s` pixels shaved (`espcn_edge.metrics`). Other folders work too: a DIV2K root (its validation
-split) or a plain folder of HR images (LR made with the project's bicubic `downscale`).
+`s` pixels shaved (`espcn_edge.metrics`); single-channel files (Set14's img_003) are measured
+on their grey values, as the MATLAB scripts behind the published figures do. Other folders
+work too: a DIV2K root (its validation split) or a plain folder of HR images (LR made with the
+project's bicubic `downscale`).
 
 A model is a `.tflite` file (the device runtime, no TensorFlow), a `.keras` file, ``bicubic``,
 or ``opencv:PATH.pb`` (OpenCV contrib's dnn_superres, e.g. ../shared/peers/ESPCN_x2.pb).
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from .atomic import write_text
 from .color import downscale, float_to_y, modcrop, resize_bicubic, upscale_rgb, y_to_float
@@ -35,6 +38,7 @@ class EvalImage:
     name: str
     lr: np.ndarray  # RGB uint8
     hr: np.ndarray  # RGB uint8, exactly scale × LR
+    grey: bool = False  # a single-channel file: metrics on its grey values, as MATLAB does
 
 
 @dataclass(frozen=True)
@@ -43,13 +47,24 @@ class EvalModel:
     upscale_rgb: Callable[[np.ndarray], np.ndarray]
 
 
+def _is_grey_file(path: Path) -> bool:
+    """True for single-channel image files (Set14's img_003): the published MATLAB protocol
+    applies rgb2ycbcr only to colour images and measures grey ones on their own values."""
+    try:
+        with Image.open(path) as im:
+            return im.mode in ("1", "L", "I", "I;16", "F")
+    except OSError:
+        return False
+
+
 def images_from_pairs(pairs: Sequence[ImagePair], scale: int) -> list[EvalImage]:
     """RGB (LR, HR) images of dataset pairs; LR from the pair's file or by `downscale`."""
     images = []
     for pair in pairs:
         hr = modcrop(load_rgb(pair.hr), scale)
         lr = load_rgb(pair.lr) if pair.lr is not None else downscale(hr, scale)
-        images.append(EvalImage(pair.hr.stem, lr, hr[: lr.shape[0] * scale, : lr.shape[1] * scale]))
+        hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
+        images.append(EvalImage(pair.hr.stem, lr, hr, _is_grey_file(pair.hr)))
     return images
 
 
@@ -164,7 +179,8 @@ def evaluate_models(models: Sequence[EvalModel], images: Sequence[EvalImage], sc
                 raise ValueError(
                     f"{model.name}: output {sr.shape} for {im.name}, expected {im.hr.shape}"
                 )
-            rows.append((psnr(sr, im.hr, scale), ssim(sr, im.hr, scale)))
+            sr, hr = (sr[..., 0], im.hr[..., 0]) if im.grey else (sr, im.hr)
+            rows.append((psnr(sr, hr, scale), ssim(sr, hr, scale)))
         p, s = np.array(rows).T
         results["models"][model.name] = {
             "psnr": p.round(4).tolist(), "ssim": s.round(5).tolist(),

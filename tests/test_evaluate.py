@@ -11,15 +11,19 @@ from test_convert import SET5, make_models
 from espcn_edge.evaluate import bicubic_model, evaluate_models, load_images, main
 
 PEERS = Path(__file__).parents[2] / "shared" / "peers" / "opencv_dnn_superres"
-PUBLISHED_BICUBIC_SET5 = {2: 33.66, 3: 30.39, 4: 28.42}
+PUBLISHED_BICUBIC = {  # ../shared/README.md
+    ("Set5", 2): 33.66, ("Set5", 3): 30.39, ("Set5", 4): 28.42,
+    ("Set14", 2): 30.24, ("Set14", 3): 27.55, ("Set14", 4): 26.00,
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("scale", [2, 3, 4])
-def test_bicubic_matches_published_set5(scale):
-    images = load_images(SET5, scale)
-    assert len(images) == 5 and all(im.hr.shape[0] == im.lr.shape[0] * scale for im in images)
+@pytest.mark.parametrize("name, scale", list(PUBLISHED_BICUBIC))
+def test_bicubic_matches_published(name, scale):
+    images = load_images(SET5.parent / name, scale)
+    assert all(im.hr.shape[0] == im.lr.shape[0] * scale for im in images)
+    assert [im.name for im in images if im.grey] == (["img_003"] if name == "Set14" else [])
     result = evaluate_models([bicubic_model(scale)], images, scale)["models"]["bicubic"]
-    assert result["mean_psnr"] == pytest.approx(PUBLISHED_BICUBIC_SET5[scale], abs=0.05)
+    assert result["mean_psnr"] == pytest.approx(PUBLISHED_BICUBIC[name, scale], abs=0.05)
 
 
 def test_opencv_espcn_matches_shared_readme():
