@@ -259,6 +259,14 @@ def test_camera_bad_source_is_one_line(tiny, capsys):
     assert "camera number" in capsys.readouterr().err
 
 
+def test_window_without_a_display_points_to_the_browser_view(tiny, capsys, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    argv = ["camera", "--source", "demo", "--window", "--frames", "1", "--model", str(tiny)]
+    assert cli(argv) == 2
+    assert "--view" in capsys.readouterr().err
+
+
 def test_upscale_plan_names_outputs(tmp_path):
     (tmp_path / "a.png").write_bytes(b"")
     jobs = upscale.plan([tmp_path / "a.png"], None, 3)
