@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -87,7 +88,10 @@ def convert_model(
     elif precision != "fp32":
         raise ConvertError(f"unknown precision {precision!r}")
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # Keras' "Saved artifact at …" chatter
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            # Keras' "Saved artifact at …" chatter; TF's warning about uint8/int8 input statistics,
+            # which do not apply to full-integer conversion with a representative dataset
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
             return converter.convert()
     except Exception as e:  # the converter wraps MLIR errors in several types
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
