@@ -29,19 +29,35 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
+def _mix(planes: list[np.ndarray], matrix: np.ndarray, bias: tuple[float, ...]) -> np.ndarray:
+    """uint8 H×W×3 with channel c = Σ_j matrix[c, j] · planes[j] + bias[c], rounded and clipped.
+
+    Plane by plane in float32 with in-place arithmetic: several times faster than one H×W×3
+    matrix product, which matters at camera frame rates.
+    """
+    out = np.empty((*planes[0].shape, 3), np.uint8)
+    acc = np.empty(planes[0].shape, np.float32)
+    for c, (row, b) in enumerate(zip(matrix.astype(np.float32), bias, strict=True)):
+        np.multiply(planes[0], row[0], out=acc)
+        acc += row[1] * planes[1]
+        acc += row[2] * planes[2]
+        acc += b
+        np.rint(acc, out=acc)
+        out[..., c] = np.clip(acc, 0, 255, out=acc)
+    return out
+
+
 def rgb_to_ycbcr(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split an RGB uint8 image into full-range Y, Cb, Cr uint8 planes."""
-    ycc = rgb.astype(np.float32) @ _RGB_TO_YCBCR.T.astype(np.float32)
-    ycc[..., 1:] += 128.0
-    ycc = _to_uint8(ycc)
+    planes = [rgb[..., i].astype(np.float32) for i in range(3)]
+    ycc = _mix(planes, _RGB_TO_YCBCR, (0.0, 128.0, 128.0))
     return ycc[..., 0], ycc[..., 1], ycc[..., 2]
 
 
 def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
     """Merge full-range Y, Cb, Cr uint8 planes of one size into an RGB uint8 image."""
-    ycc = np.stack([y, cb, cr], axis=-1).astype(np.float32)
-    ycc[..., 1:] -= 128.0
-    return _to_uint8(ycc @ _YCBCR_TO_RGB.T.astype(np.float32))
+    planes = [y.astype(np.float32), cb.astype(np.float32) - 128.0, cr.astype(np.float32) - 128.0]
+    return _mix(planes, _YCBCR_TO_RGB, (0.0, 0.0, 0.0))
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
