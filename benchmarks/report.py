@@ -1,0 +1,298 @@
+"""Regenerate docs/benchmarks.md: shipped models against the peers, speed, the layer-size study
+and side-by-side crops.
+
+    python benchmarks/report.py [--skip-speed]
+
+Quality and speed are measured live on the shipped models (espcn_edge/models/) with ../shared's
+benchmark sets and OpenCV peers; the study table and plots come from
+benchmarks/results/study_x3.json (made by study_measure.py from the trained study runs).
+Raw numbers go to benchmarks/results/final.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from common import BENCHMARK_SETS, PEERS, ROOT
+from PIL import Image, ImageDraw
+
+from espcn_edge import MODELS_DIR
+from espcn_edge.atomic import atomic_path, write_text
+from espcn_edge.evaluate import evaluate_models, load_images, load_model
+from espcn_edge.imageio import save_rgb
+
+DOCS = ROOT / "docs"
+RESULTS = ROOT / "benchmarks" / "results"
+# Published Y-PSNR (Set5, Set14) from ../shared/README.md, for reference rows.
+PUBLISHED = {
+    "SRCNN (published)": {2: (36.66, 32.42), 3: (32.75, 29.28), 4: (30.48, 27.49)},
+    "FSRCNN (published)": {2: (37.00, 32.63), 3: (33.16, 29.43), 4: (30.71, 27.59)},
+}
+GOALS = {2: (36.9, 32.5), 3: (33.0, 29.4), 4: (30.7, 27.5)}
+
+
+def shipped(scale: int, kind: str) -> Path:
+    return Path(str(MODELS_DIR)) / f"espcn_x{scale}{'_int8.tflite' if kind == 'int8' else '.keras'}"
+
+
+def quality() -> dict:
+    """Mean Y-PSNR/SSIM of every model per scale and set, by the published protocol."""
+    results: dict = {}
+    for scale in (2, 3, 4):
+        models = {
+            "espcn-edge int8": str(shipped(scale, "int8")),
+            "espcn-edge float": str(shipped(scale, "float")),
+            "bicubic": "bicubic",
+            "OpenCV ESPCN": f"opencv:{PEERS / f'ESPCN_x{scale}.pb'}",
+            "OpenCV FSRCNN": f"opencv:{PEERS / f'FSRCNN_x{scale}.pb'}",
+        }
+        loaded = [load_model(m, scale) for m in models.values()]
+        for set_name, folder in BENCHMARK_SETS.items():
+            r = evaluate_models(loaded, load_images(folder, scale), scale)
+            results.setdefault(str(scale), {})[set_name] = {
+                label: {"psnr": m["mean_psnr"], "ssim": m["mean_ssim"]}
+                for label, m in zip(models, r["models"].values(), strict=True)
+            }
+        print(f"×{scale} evaluated", flush=True)
+    return results
+
+
+def quality_tables(q: dict) -> list[str]:
+    lines = [
+        "| model | " + " | ".join(f"Set5 ×{s} | Set14 ×{s}" for s in (2, 3, 4)) + " |",
+        "|---|" + "---|" * 6,
+    ]
+    labels = list(q["2"]["Set5"])
+    for label in labels:
+        cells = [
+            f"{q[str(s)][n][label]['psnr']:.2f} / {q[str(s)][n][label]['ssim']:.4f}"
+            for s in (2, 3, 4)
+            for n in ("Set5", "Set14")
+        ]
+        bold = "**" if label == "espcn-edge int8" else ""
+        lines.append(f"| {bold}{label}{bold} | " + " | ".join(cells) + " |")
+    for label, by_scale in PUBLISHED.items():
+        cells = [f"{v:.2f}" for s in (2, 3, 4) for v in by_scale[s]]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| goal for int8 | " + " | ".join(f"≥ {v}" for s in (2, 3, 4) for v in GOALS[s]) + " |"
+    )
+    lines += ["", "| check | ×2 | ×3 | ×4 |", "|---|---|---|---|"]
+
+    def row(name, test):
+        return f"| {name} | " + " | ".join(test(str(s), s) for s in (2, 3, 4)) + " |"
+
+    def psnr(s, set_name, label):
+        return q[s][set_name][label]["psnr"]
+
+    lines.append(
+        row(
+            "int8 drop vs float, Set5 / Set14 (dB)",
+            lambda s, _: " / ".join(
+                f"{psnr(s, n, 'espcn-edge float') - psnr(s, n, 'espcn-edge int8'):.2f}"
+                for n in ("Set5", "Set14")
+            ),
+        )
+    )
+    for peer in ("OpenCV ESPCN", "OpenCV FSRCNN"):
+        lines.append(
+            row(
+                f"int8 beats {peer} on both sets",
+                lambda s, _, p=peer: (
+                    "yes"
+                    if all(psnr(s, n, "espcn-edge int8") > psnr(s, n, p) for n in ("Set5", "Set14"))
+                    else "**no**"
+                ),
+            )
+        )
+    lines.append(
+        row(
+            "FSRCNN-level goal met (Set5, Set14)",
+            lambda s, r: " / ".join(
+                "met" if psnr(s, n, "espcn-edge int8") >= g else "not met"
+                for n, g in zip(("Set5", "Set14"), GOALS[r], strict=True)
+            ),
+        )
+    )
+    return lines
+
+
+def speed() -> dict:
+    from device.bench import run
+
+    return run(
+        (320, 240), 2, shipped(2, "int8"), threads=None, frames=60, vs_opencv=PEERS / "ESPCN_x2.pb"
+    )
+
+
+def speed_table(rep: dict) -> list[str]:
+    med = rep["median_ms"]
+    rows = [
+        ("convert RGB → Y/Cb/Cr", "espcn_edge.convert"),
+        ("invoke (int8 model)", "espcn_edge.invoke"),
+        ("chroma (bicubic Cb/Cr)", "espcn_edge.chroma"),
+        ("merge to RGB", "espcn_edge.rgb"),
+        ("**espcn-edge frame, RGB → RGB**", "espcn_edge.frame"),
+        ("JPEG encode (live view)", "espcn_edge.encode"),
+        ("bicubic (Pillow)", "bicubic.frame"),
+        ("OpenCV dnn_superres ESPCN_x2", "opencv_espcn.frame"),
+    ]
+    lines = ["| median ms per 320×240 → 640×480 frame | ms |", "|---|---|"]
+    lines += [f"| {label} | {med[key]:.2f} |" for label, key in rows if key in med]
+    lines += [
+        "| **ratio espcn-edge / OpenCV ESPCN** (goal ≤ 0.25) | "
+        f"**{rep['ratio_to_opencv_espcn']}** |",
+        f"| ratio espcn-edge / bicubic | {rep['ratio_to_bicubic']} |",
+        f"| fps RGB → RGB / camera path | {rep['fps']} / {rep['fps_camera_path']} |",
+        f"| peak RSS (OpenCV loaded too) | {rep['peak_rss_mb']} MB |",
+    ]
+    return lines
+
+
+def study_section(study: dict) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted(study, key=lambda n: study[n]["macs_per_lr_pixel"])
+    front = [
+        n
+        for n in names
+        if not any(
+            study[o]["macs_per_lr_pixel"] <= study[n]["macs_per_lr_pixel"]
+            and study[o]["Set5"]["int8"] > study[n]["Set5"]["int8"]
+            for o in names
+            if o != n
+        )
+    ]
+    lines = [
+        "| spec | layers (f:n …, f7) | params | MAC/LR px | int8 ms 320×240 | Set5 float / int8 | "
+        "Set14 float / int8 | Pareto |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for n in names:
+        e = study[n]
+        lines.append(
+            f"| {n} | `{e['spec']}` | {e['params']:,} | {e['macs_per_lr_pixel']:,} | "
+            f"{e['int8_ms_320x240']:.1f} | {e['Set5']['float']:.2f} / {e['Set5']['int8']:.2f} | "
+            f"{e['Set14']['float']:.2f} / {e['Set14']['int8']:.2f} | {'◆' if n in front else ''} |"
+        )
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, key, label in (
+        (axes[0], "macs_per_lr_pixel", "MAC per LR pixel"),
+        (axes[1], "int8_ms_320x240", "int8 ms per 320×240 frame (2 threads)"),
+    ):
+        for n in names:
+            e = study[n]
+            ax.scatter(
+                e[key], e["Set5"]["int8"], color="C0" if e["spec"].endswith("skip") else "C3"
+            )
+            ax.scatter(e[key], e["Set5"]["float"], color="0.7", marker="x")
+            ax.annotate(
+                n,
+                (e[key], e["Set5"]["int8"]),
+                fontsize=8,
+                xytext=(4, -10),
+                textcoords="offset points",
+            )
+        ax.set_xlabel(label)
+        ax.set_ylabel("Set5 ×3 Y-PSNR (dB)")
+        ax.grid(alpha=0.3)
+    axes[0].set_title("int8 (dots; red: no skip) and float (×)")
+    fig.tight_layout()
+    with atomic_path(DOCS / "img" / "study_x3.png") as tmp:
+        fig.savefig(tmp, dpi=110)
+    return lines
+
+
+def crops(scale: int = 3) -> None:
+    """bicubic | espcn-edge int8 | HR on a region of a few benchmark images."""
+    tiles = []
+    for set_name, index in (("Set5", 1), ("Set5", 2), ("Set14", 7)):
+        image = load_images(BENCHMARK_SETS[set_name], scale)[index]
+        row = [
+            m.upscale_rgb(image.lr)
+            for m in (load_model("bicubic", scale), load_model(str(shipped(scale, "int8")), scale))
+        ]
+        h, w = image.hr.shape[:2]
+        y, x, side = h // 2 - 48, w // 2 - 48, 96
+        row = [im[y : y + side, x : x + side] for im in (*row, image.hr)]
+        tiles.append(
+            np.concatenate([np.kron(t, np.ones((3, 3, 1), np.uint8)) for t in row], axis=1)
+        )
+    sheet = Image.fromarray(np.concatenate(tiles, axis=0))
+    draw = ImageDraw.Draw(sheet)
+    for i, label in enumerate(("bicubic", "espcn-edge int8", "HR")):
+        draw.text((i * 288 + 6, 4), label, fill=(255, 255, 0))
+    save_rgb(DOCS / "img" / f"crops_x{scale}.png", np.asarray(sheet))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--skip-speed", action="store_true", help="keep the last speed numbers")
+    args = p.parse_args()
+    final = RESULTS / "final.json"
+    previous = json.loads(final.read_text()) if final.exists() else {}
+    results = {"quality": quality(), "speed": previous.get("speed") if args.skip_speed else speed()}
+    write_text(final, json.dumps(results, indent=2) + "\n")
+    crops()
+    study = json.loads((RESULTS / "study_x3.json").read_text())
+    cards = {
+        s: json.loads(shipped(s, "float").with_suffix(".card.json").read_text()) for s in (2, 3, 4)
+    }
+    doc = [
+        "# Benchmarks",
+        "",
+        "Regenerated by `python benchmarks/report.py` (raw numbers: "
+        "`benchmarks/results/final.json`). Protocol: Y-PSNR (dB) / SSIM on MATLAB Y "
+        "(studio swing), "
+        "`scale` pixels shaved, LR = the sets' MATLAB-bicubic files, whole-image inference, "
+        "chroma bicubic; reproduce any column with `espcn-edge eval`.",
+        "",
+        "## Shipped models against the peers",
+        "",
+        *quality_tables(results["quality"]),
+        "",
+        "Shipped: "
+        + "; ".join(
+            f"×{s} `{c['spec_string']}` ({c['params']:,} params, "
+            f"{c['macs_per_lr_pixel']:,} MAC/LR px, "
+            f"{c['steps']:,} steps{', QAT' if c.get('quantization_aware') else ''})"
+            for s, c in cards.items()
+        )
+        + ".",
+        "",
+        "![bicubic | espcn-edge int8 | HR](img/crops_x3.png)",
+        "",
+        "## Speed (this machine, 2 cores)",
+        "",
+        "`espcn-edge bench --scale 2 --size 320x240 --vs-opencv ../shared/peers/"
+        "opencv_dnn_superres/ESPCN_x2.pb`: both sides timed frame by frame, interleaved, "
+        "in one run.",
+        "",
+        *speed_table(results["speed"]),
+        "",
+        "## The layer-size study (×3)",
+        "",
+        "Every candidate trained with the same data (T91 + BSD200) and budget "
+        f"({next(iter(study.values()))['steps']:,} steps of 16 48×48 patches), converted with "
+        "the same int8 calibration; `python benchmarks/study_train.py` then "
+        "`python benchmarks/study_measure.py`. Timing is side by side in one run (2 threads).",
+        "",
+        *study_section(study),
+        "",
+        "![PSNR against cost](img/study_x3.png)",
+        "",
+    ]
+    write_text(DOCS / "benchmarks.md", "\n".join(doc))
+    print(f"wrote {DOCS / 'benchmarks.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
