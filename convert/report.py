@@ -57,6 +57,9 @@ def format_report(report: dict) -> str:
         f"output {report['output']['dtype']} {report['output']['quantization']})",
         f"ops: {report['ops']}",
     ]
+    if report["precision"] == "int8":
+        clamp = report["options"]["pre_tanh_clamp"]
+        lines.append(f"pre-tanh ranges clipped to ±{clamp}: {report['pre_tanh_ranges_clamped']}")
     white = report["white_level"]
     t, f = white["tflite"], white["float"]
     lines.append(

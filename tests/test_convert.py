@@ -98,11 +98,13 @@ def test_metadata_and_report(models):
     assert meta["input"] == {"dtype": "uint8", "quantization": [pytest.approx(1 / 255), 0],
                              "shape": [1, -1, -1, 1]}  # fmt: skip
     assert meta["versions"]["tensorflow"]
+    assert meta["calibration"] == {"patches": 48, "frames": 2, "seed": 0, "pre_tanh_clamp": 2.0}
     report = json.loads(models["int8"].with_suffix(".json").read_text())
     names = set(report["evaluation"]["models"])
     assert names == {"bicubic", "keras float", "tflite fp32", "tflite int8"}
     assert report["white_level"]["ok"], report["white_level"]
     assert report["drop_db"] < INT8_TOLERANCE_DB
+    assert report["pre_tanh_ranges_clamped"] >= 0
 
 
 def test_int8_agrees_with_float_on_set5(models):
