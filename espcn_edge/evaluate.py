@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +170,9 @@ def evaluate_models(models: Sequence[EvalModel], images: Sequence[EvalImage], sc
     """PSNR/SSIM per image and mean for each model; the JSON-ready result of `espcn-edge eval`."""
     results: dict = {"scale": scale, "images": [im.name for im in images], "models": {}}
     for model in models:
+        name, n = model.name, 2
+        while name in results["models"]:  # two models of one name: keep both
+            name, n = f"{model.name} #{n}", n + 1
         rows, seconds = [], 0.0
         for im in images:
             start = time.perf_counter()
@@ -182,7 +185,7 @@ def evaluate_models(models: Sequence[EvalModel], images: Sequence[EvalImage], sc
             sr, hr = (sr[..., 0], im.hr[..., 0]) if im.grey else (sr, im.hr)
             rows.append((psnr(sr, hr, scale), ssim(sr, hr, scale)))
         p, s = np.array(rows).T
-        results["models"][model.name] = {
+        results["models"][name] = {
             "psnr": p.round(4).tolist(), "ssim": s.round(5).tolist(),
             "mean_psnr": round(float(p.mean()), 4), "mean_ssim": round(float(s.mean()), 5),
             "seconds_per_image": round(seconds / len(images), 4),
@@ -210,7 +213,13 @@ def run(
     models: Sequence[str], data: str | os.PathLike, scale: int, json_out: str | None = None
 ) -> dict:
     images = load_images(data, scale)
-    results = evaluate_models([load_model(m, scale) for m in models], images, scale)
+    loaded = [load_model(m, scale) for m in models]
+    names = [m.name for m in loaded]  # runs/a/best.keras and runs/b/best.keras: use the paths
+    loaded = [
+        replace(m, name=spec) if names.count(m.name) > 1 else m
+        for m, spec in zip(loaded, models, strict=True)
+    ]
+    results = evaluate_models(loaded, images, scale)
     results["data"] = str(data)
     print(f"×{scale} on {data}: Y-PSNR (dB) / SSIM, {scale} px shaved")
     print(format_table(results))

@@ -49,6 +49,12 @@ def test_cli_side_by_side_with_json(tmp_path, tmp_path_factory, capsys):
     assert all(len(m["psnr"]) == 5 for m in result["models"].values())
 
 
+def test_same_name_models_are_kept_apart(capsys):
+    images = load_images(SET5, 4)[:1]
+    result = evaluate_models([bicubic_model(4), bicubic_model(4)], images, 4)
+    assert list(result["models"]) == ["bicubic", "bicubic #2"]
+
+
 @pytest.mark.parametrize(
     "model, data, message",
     [
