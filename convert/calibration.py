@@ -6,13 +6,21 @@ preprocessing as training. Draws are reproducible from `seed`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from espcn_edge.color import y_to_float
+from espcn_edge.dataset import find_pairs, load_pairs
 
 MAX_FRAME_SIDE = 320  # whole frames are centre-cropped to this, to keep calibration quick
+
+
+def calibration_lr(data: str | os.PathLike, scale: int) -> list[np.ndarray]:
+    """LR Y planes of the training split: a DIV2K root's ``DIV2K_train_LR_bicubic/X{scale}``
+    files (or LR made from ``DIV2K_train_HR``), or any folder of HR images."""
+    return [lr for lr, _ in load_pairs(find_pairs(data, scale, "train"), scale, root=data)]
 
 
 def range_anchor(height: int = 64, width: int = 64) -> np.ndarray:

@@ -23,10 +23,9 @@ import numpy as np  # noqa: E402
 
 from espcn_edge import SAMPLES_DIR  # noqa: E402
 from espcn_edge.color import resize_bicubic  # noqa: E402
-from espcn_edge.dataset import find_pairs, load_pairs  # noqa: E402
 from espcn_edge.runtime import Upscaler  # noqa: E402
 
-from .calibration import calibration_planes  # noqa: E402
+from .calibration import calibration_lr, calibration_planes  # noqa: E402
 from .keras_model import convert_model, load_keras  # noqa: E402
 
 
@@ -47,7 +46,7 @@ def _time(upscalers: dict[str, Upscaler], y: np.ndarray, runs: int) -> dict[str,
 
 def run(model_path: Path, data: Path, size: tuple[int, int], runs: int, threads: int) -> dict:
     model, scale = load_keras(model_path)
-    lr = [lr for lr, _ in load_pairs(find_pairs(data, scale, "train"), scale, root=data)]
+    lr = calibration_lr(data, scale)
     planes = calibration_planes(lr, 200, 4, seed=0)
     frame = resize_bicubic(max(lr, key=lambda y: y.size), size)  # a real picture at `size`
     with tempfile.TemporaryDirectory() as tmp:

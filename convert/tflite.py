@@ -24,12 +24,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from espcn_edge import SAMPLES_DIR, __version__  # noqa: E402
 from espcn_edge.atomic import write_bytes, write_text  # noqa: E402
-from espcn_edge.dataset import find_pairs, load_pairs  # noqa: E402
+from espcn_edge.dataset import find_pairs  # noqa: E402
 from espcn_edge.evaluate import images_from_pairs, load_images  # noqa: E402
 from espcn_edge.spec import PRE_TANH_RANGE  # noqa: E402
 from espcn_edge.tflite_meta import add_metadata  # noqa: E402
 
-from .calibration import calibration_planes  # noqa: E402
+from .calibration import calibration_lr, calibration_planes  # noqa: E402
 from .keras_model import ConvertError, convert_model, io_details, load_keras, model_spec  # noqa: E402
 from .ops import check_int8, read_graph  # noqa: E402
 from .ranges import clamp_pre_tanh  # noqa: E402
@@ -91,7 +91,7 @@ def run(
     data = Path(data) if data else Path(str(SAMPLES_DIR))
     planes = None
     if options.precision == "int8":
-        lr = [lr for lr, _ in load_pairs(find_pairs(data, scale, "train"), scale, root=data)]
+        lr = calibration_lr(data, scale)
         planes = calibration_planes(
             lr, options.calibration_samples, options.calibration_frames, options.patch_size,
             options.seed, options.input_size,

@@ -122,8 +122,9 @@ class Upscaler:
         if not delegate:
             return []
         library = DELEGATE_LIBRARIES.get(delegate.lower(), delegate)
+        load = getattr(module, "load_delegate", None) or module.experimental.load_delegate
         try:
-            return [module.load_delegate(library)]
+            return [load(library)]
         except (OSError, ValueError, RuntimeError, AttributeError) as e:
             if required:
                 raise DelegateError(

@@ -186,3 +186,26 @@ def test_cli_writes_beside_model(models, tmp_path, capsys):
     assert (tmp_path / "m_fp32.tflite").is_file() and (tmp_path / "m_fp32.json").is_file()
     assert "keras float" in capsys.readouterr().out
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]  # no temporary left over
+
+
+@pytest.mark.parametrize("root", ["div2k_official", "div2k_onthefly"])
+def test_calibration_from_a_div2k_root(root, request):
+    from conftest import DIV2K_HR_SIZE, DIV2K_TRAIN
+
+    from convert.calibration import calibration_lr, calibration_planes, range_anchor
+    from espcn_edge.color import downscale, luma
+    from espcn_edge.imageio import load_rgb
+
+    folder = request.getfixturevalue(root)
+    lr = calibration_lr(folder, 3)
+    assert len(lr) == len(DIV2K_TRAIN)  # the train split only
+    assert lr[0].shape == (DIV2K_HR_SIZE[0] // 3, DIV2K_HR_SIZE[1] // 3)
+    hr = load_rgb(folder / "DIV2K_train_HR" / f"{DIV2K_TRAIN[0]}.png")
+    assert (lr[0] == luma(downscale(hr, 3))).all()
+    planes = calibration_planes(lr, patches=5, frames=2, patch_size=16, seed=7)
+    again = calibration_planes(lr, patches=5, frames=2, patch_size=16, seed=7)
+    assert len(planes) == 8 and all((a == b).all() for a, b in zip(planes, again, strict=True))
+    assert [p.shape for p in planes[:5]] == [(16, 16)] * 5
+    assert (
+        (planes[-1] == range_anchor()).all() and planes[-1].min() == 0 and planes[-1].max() == 255
+    )
