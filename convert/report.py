@@ -59,7 +59,10 @@ def format_report(report: dict) -> str:
     ]
     if report["precision"] == "int8":
         clamp = report["options"]["pre_tanh_clamp"]
-        lines.append(f"pre-tanh ranges clipped to ±{clamp}: {report['pre_tanh_ranges_clamped']}")
+        lines.append(
+            f"pre-tanh ranges clipped to ±{clamp}: {report['pre_tanh_ranges_clamped']}; "
+            f"clip folded into ADD: {'yes' if report['clip_folded'] else 'no'}"
+        )
     white = report["white_level"]
     t, f = white["tflite"], white["float"]
     lines.append(

@@ -30,6 +30,7 @@ from espcn_edge.spec import PRE_TANH_RANGE  # noqa: E402
 from espcn_edge.tflite_meta import add_metadata  # noqa: E402
 
 from .calibration import calibration_lr, calibration_planes  # noqa: E402
+from .fold_clip import fold_clip  # noqa: E402
 from .keras_model import ConvertError, convert_model, io_details, load_keras, model_spec  # noqa: E402
 from .ops import check_int8, read_graph  # noqa: E402
 from .ranges import clamp_pre_tanh  # noqa: E402
@@ -47,6 +48,7 @@ class ConvertOptions:
     input_size: tuple[int, int] | None = None  # (w, h); None = dynamic
     eval_images: int = 10
     pre_tanh_clamp: float = PRE_TANH_RANGE  # int8: clip pre-tanh ranges to ±this; 0 = off
+    fold_clip: bool = True  # int8: fold the identity path's clip into its ADD (one XNNPACK part)
 
 
 def _default_out(model_path: Path, precision: str) -> Path:
@@ -97,9 +99,11 @@ def run(
             options.seed, options.input_size,
         )  # fmt: skip
     content = convert_model(model, options.precision, options.io_type, planes, options.input_size)
-    clamped = 0
+    clamped, folded = 0, False
     if options.precision == "int8" and options.pre_tanh_clamp > 0:
         content, clamped = clamp_pre_tanh(content, options.pre_tanh_clamp)
+    if options.precision == "int8" and options.fold_clip:
+        content, folded = fold_clip(content)
     graph = check_int8(content) if options.precision == "int8" else read_graph(content)
     io = io_details(content)
     content = add_metadata(
@@ -122,7 +126,7 @@ def run(
         report = {
             "out": str(out), "model": str(model_path), "precision": options.precision,
             "file_size": len(content), "ops": graph.summary(), "op_counts": graph.op_counts(),
-            "pre_tanh_ranges_clamped": clamped,
+            "pre_tanh_ranges_clamped": clamped, "clip_folded": folded,
             **io, "white_level": white_level(result, model), "options": asdict(options),
             "calibration_data": str(data) if planes else None, "eval_data": str(eval_data or data),
             "evaluation": evaluate(model, tflite, images, scale),
@@ -178,12 +182,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=int, help="expected scale (checked against the model)")
     p.add_argument("--eval-data", type=Path, help="evaluate here instead (e.g. a Set5 folder)")
     p.add_argument("--eval-images", type=int, default=10, help="validation images to evaluate")
-    p.add_argument("--pre-tanh-clamp", type=float, default=PRE_TANH_RANGE,
-                   help="int8: clip calibrated pre-tanh ranges to ±this (0: off)")  # fmt: skip
+    p.add_argument(
+        "--pre-tanh-clamp",
+        type=float,
+        default=PRE_TANH_RANGE,
+        help="int8: clip calibrated pre-tanh ranges to ±this (0: off)",
+    )
+    p.add_argument("--no-fold-clip", dest="fold_clip", action="store_false",
+                   help="int8: keep the identity path's clip as MINIMUM + RELU")  # fmt: skip
     args = p.parse_args(argv)
     options = ConvertOptions(
         args.precision or "fp32", args.io_type, args.calibration_samples, args.calibration_frames,
         args.patch_size, args.seed, args.input_size, args.eval_images, args.pre_tanh_clamp,
+        args.fold_clip,
     )  # fmt: skip
     try:
         report = run(args.model, args.out, args.data, options, args.scale, args.eval_data)

@@ -83,6 +83,34 @@ def test_int8_is_all_integer_with_uint8_io(models):
     assert {graph.tensor_types[t] for t in graph.inputs + graph.outputs} == {"UINT8"}
 
 
+def test_clip_folded_into_add(models):
+    """The identity path's clip (MINIMUM + RELU, not taken by XNNPACK) is folded into the ADD's
+    int8 saturation: same outputs within one level, one op sequence fewer."""
+    import keras
+
+    from convert.calibration import calibration_lr, calibration_planes
+    from convert.fold_clip import fold_clip
+    from convert.keras_model import convert_model
+    from convert.ops import check_int8, read_graph
+    from espcn_edge.runtime import Upscaler
+
+    assert not {"MINIMUM", "RELU"} & set(read_graph(models["int8"].read_bytes()).ops)
+    model = keras.models.load_model(models["keras"], compile=False)
+    planes = calibration_planes(calibration_lr(SAMPLES_DIR, 2), patches=16, frames=1)
+    plain = convert_model(model, "int8", "uint8", planes)
+    assert {"MINIMUM", "RELU"} <= set(read_graph(plain).ops)
+    folded, changed = fold_clip(plain)
+    assert changed and check_int8(folded).ops.count("ADD") == 1
+    assert fold_clip(folded) == (folded, False)
+    y = np.random.default_rng(1).integers(0, 256, (40, 50), dtype=np.uint8)
+    outs = []
+    for content in (plain, folded):
+        path = models["keras"].parent / f"fold_{len(outs)}.tflite"
+        path.write_bytes(content)
+        outs.append(Upscaler(path).upscale_y(y).astype(int))
+    assert np.abs(outs[0] - outs[1]).max() <= 1
+
+
 def test_check_int8_refuses_float_graph(models):
     from convert.ops import check_int8
 
@@ -104,7 +132,7 @@ def test_metadata_and_report(models):
     assert names == {"bicubic", "keras float", "tflite fp32", "tflite int8"}
     assert report["white_level"]["ok"], report["white_level"]
     assert report["drop_db"] < INT8_TOLERANCE_DB
-    assert report["pre_tanh_ranges_clamped"] >= 0
+    assert report["pre_tanh_ranges_clamped"] >= 0 and report["clip_folded"]
 
 
 def test_int8_agrees_with_float_on_set5(models):

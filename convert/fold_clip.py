@@ -1,0 +1,63 @@
+"""Folding the identity path's clip into the ADD before it, so XNNPACK runs one partition.
+
+The `+skip` spec ends with ``clip(sigmoid − 0.5 + anchor, 0, 1)``, which the converter emits as
+ADD → MINIMUM(1) → RELU. XNNPACK does not take the int8 MINIMUM, so the graph splits into two
+delegate partitions with two element-wise reference kernels between them. In int8 the clip is
+free: give the ADD's output the quantization of exactly [0, 1] (scale 1/255, zero point −128)
+and the ADD kernel's own saturation to [−128, 127] *is* the clip. The rewrite drops MINIMUM and
+RELU and lets their consumer read the ADD's output; the arithmetic is otherwise unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from espcn_edge.tflite_meta import _schema
+
+
+def fold_clip(model: bytes) -> tuple[bytes, bool]:
+    """Return (model, True) with ADD → MINIMUM → RELU folded into the ADD, or (model, False)
+    when the pattern is not there."""
+    import flatbuffers
+
+    schema = _schema()
+    m = schema.ModelT.InitFromPackedBuf(model, 0)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    codes = [names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in m.operatorCodes]
+    g = m.subgraphs[0]
+    ops = g.operators
+    for i in range(len(ops) - 2):
+        add, mini, relu = ops[i : i + 3]
+        if [codes[o.opcodeIndex] for o in (add, mini, relu)] != ["ADD", "MINIMUM", "RELU"]:
+            continue
+        a_out, m_out, r_out = int(add.outputs[0]), int(mini.outputs[0]), int(relu.outputs[0])
+        limit = [int(t) for t in mini.inputs if int(t) != a_out]
+        if a_out not in [int(t) for t in mini.inputs] or int(relu.inputs[0]) != m_out:
+            continue
+        if len(limit) != 1 or not _is_one(g, m, limit[0]):
+            continue
+        users = [o for o in ops if a_out in [int(t) for t in o.inputs]]
+        if len(users) != 1 or r_out in [int(t) for t in g.outputs]:
+            continue
+        q = g.tensors[r_out].quantization
+        if abs(float(q.scale[0]) * 255.0 - 1.0) > 1e-6 or int(q.zeroPoint[0]) != -128:
+            continue  # the clipped output is not exactly [0, 1]
+        g.tensors[a_out].quantization = q
+        for op in ops[i + 3 :]:
+            op.inputs = np.array([a_out if int(t) == r_out else t for t in op.inputs], np.int32)
+        g.operators = ops[: i + 1] + ops[i + 3 :]
+        builder = flatbuffers.Builder(len(model) + 1024)
+        builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output()), True
+    return model, False
+
+
+def _is_one(g, m, tensor: int) -> bool:
+    """True when `tensor` is a constant whose dequantized value is 1.0."""
+    t = g.tensors[tensor]
+    data = m.buffers[t.buffer].data if t.buffer < len(m.buffers) else None
+    if data is None or len(data) != 1 or t.quantization is None:
+        return False
+    q = int(np.asarray(data, np.uint8).view(np.int8)[0])
+    value = (q - int(t.quantization.zeroPoint[0])) * float(t.quantization.scale[0])
+    return abs(value - 1.0) < 1e-2
