@@ -17,7 +17,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from espcn_edge.color import y_to_float  # noqa: E402
+from espcn_edge.color import float_to_y, y_to_float  # noqa: E402
 from espcn_edge.spec import parse_spec  # noqa: E402
 from train.data import DataGenerator  # noqa: E402
 
@@ -215,3 +215,68 @@ def test_bad_requests_fail_with_one_clear_line(tmp_path, args, message):
     assert r.returncode == 1
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("error:") and message in last and "Traceback" not in r.stderr
+
+
+def test_fake_quant_lands_on_the_int8_grid_and_passes_gradients_inside_it():
+    from train.qat import fake_quant
+
+    x = tf.constant(np.linspace(-1.5, 1.5, 301, dtype=np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fake_quant(x, 1 / 128, 0)
+        total = tf.reduce_sum(y)
+    grad = tape.gradient(total, x).numpy()
+    q = y.numpy() * 128
+    np.testing.assert_allclose(q, np.round(q), atol=1e-4)
+    assert q.min() == -128 and q.max() == 127  # saturates like int8
+    inside = np.abs(x.numpy()) < 0.99
+    assert np.all(grad[inside] == 1) and np.all(grad[np.abs(x.numpy()) > 1.01] == 0)
+
+
+def test_qat_simulation_reproduces_the_int8_tflite_arithmetic(div2k_onthefly):
+    """Given the converter's ranges, the fake-quant model must compute what the int8 model
+    computes, far closer than the float model does; otherwise quantization-aware training
+    optimises the wrong thing."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    from convert.keras_model import convert_model
+    from convert.ranges import clamp_pre_tanh
+    from espcn_edge.model import build_espcn, copy_weights
+    from train.qat import QuantConv2D
+
+    gen = DataGenerator(div2k_onthefly, 2, patch_size=24, batch_size=16)
+    plain = build_espcn(2, parse_spec(TINY))
+    plain.compile(keras.optimizers.Adam(2e-3), "mse")
+    plain.fit(gen.train_dataset(), epochs=1, steps_per_epoch=30, verbose=0)
+    planes = [
+        np.rint(p[..., 0] * 255).astype(np.uint8)
+        for batch, _ in gen.train_dataset().take(4)
+        for p in batch.numpy()
+    ]
+    content, _ = clamp_pre_tanh(convert_model(plain, "int8", "uint8", planes))
+    interp = Interpreter(model_content=content)
+    lr_y = gen.valid_images[0][0]
+    interp.resize_tensor_input(0, [1, *lr_y.shape, 1])
+    interp.allocate_tensors()
+    interp.set_tensor(interp.get_input_details()[0]["index"], lr_y[None, ..., None])
+    interp.invoke()
+    int8 = interp.get_tensor(interp.get_output_details()[0]["index"])[0, ..., 0].astype(int)
+
+    qat = build_espcn(2, parse_spec(TINY), conv=QuantConv2D)
+    copy_weights(plain, qat)
+    details = interp.get_tensor_details()
+    conv_outputs = [
+        op["outputs"][0] for op in interp._get_ops_details() if op["op_name"] == "CONV_2D"
+    ]
+    for i, tensor in enumerate(conv_outputs, start=1):
+        scale, zero_point = details[tensor]["quantization"]
+        layer = qat.get_layer(f"conv{i}")
+        layer.lo.assign((-128 - zero_point) * scale)
+        layer.hi.assign((127 - zero_point) * scale)
+        layer.seen.assign(1.0)
+    x = y_to_float(lr_y)[None, ..., None]
+    sim, float_ = (float_to_y(m(x, training=False)[0, ..., 0]) for m in (qat, plain))
+    mismatch = lambda y: float(np.mean(y != int8))  # noqa: E731 (fraction of output Y bytes)
+    assert mismatch(sim) < 0.5 * mismatch(float_), (mismatch(sim), mismatch(float_))
+    keras.backend.clear_session()
