@@ -2,7 +2,8 @@
 
     python -m convert.io_bench --model runs/x2/best.keras [--data DIR] [--size 320x240]
 
-Converts the model twice with the same calibration (uint8 I/O and int8 I/O), then times
+Converts the model twice with the same calibration and the converter's int8 graph edits
+(uint8 I/O and int8 I/O), then times
 `Upscaler.upscale_y` (host-side encode/decode included) on a real LR frame of `--size`, and
 compares the two outputs pixel by pixel. The numbers behind the converter's default are in
 docs/convert.md.
@@ -27,6 +28,7 @@ from espcn_edge.runtime import Upscaler  # noqa: E402
 
 from .calibration import calibration_lr, calibration_planes  # noqa: E402
 from .keras_model import convert_model, load_keras  # noqa: E402
+from .tflite import ConvertOptions, int8_rewrites  # noqa: E402
 
 
 def _time(upscalers: dict[str, Upscaler], y: np.ndarray, runs: int) -> dict[str, dict]:
@@ -53,7 +55,8 @@ def run(model_path: Path, data: Path, size: tuple[int, int], runs: int, threads:
         ups = {}
         for io_type in ("uint8", "int8"):
             path = Path(tmp) / f"{io_type}.tflite"
-            path.write_bytes(convert_model(model, "int8", io_type, planes))
+            content = convert_model(model, "int8", io_type, planes)
+            path.write_bytes(int8_rewrites(content, ConvertOptions("int8", io_type))[0])
             ups[io_type] = Upscaler(path, num_threads=threads)
         outs = {name: up.upscale_y(frame) for name, up in ups.items()}
         results: dict = _time(ups, frame, runs)

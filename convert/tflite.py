@@ -51,6 +51,16 @@ class ConvertOptions:
     fold_clip: bool = True  # int8: fold the identity path's clip into its ADD (one XNNPACK part)
 
 
+def int8_rewrites(content: bytes, options: ConvertOptions) -> tuple[bytes, int, bool]:
+    """The converter's post-conversion int8 graph edits: (model, ranges clamped, clip folded)."""
+    clamped, folded = 0, False
+    if options.pre_tanh_clamp > 0:
+        content, clamped = clamp_pre_tanh(content, options.pre_tanh_clamp)
+    if options.fold_clip:
+        content, folded = fold_clip(content)
+    return content, clamped, folded
+
+
 def _default_out(model_path: Path, precision: str) -> Path:
     return model_path.with_name(f"{model_path.stem}_{precision}.tflite")
 
@@ -100,10 +110,8 @@ def run(
         )  # fmt: skip
     content = convert_model(model, options.precision, options.io_type, planes, options.input_size)
     clamped, folded = 0, False
-    if options.precision == "int8" and options.pre_tanh_clamp > 0:
-        content, clamped = clamp_pre_tanh(content, options.pre_tanh_clamp)
-    if options.precision == "int8" and options.fold_clip:
-        content, folded = fold_clip(content)
+    if options.precision == "int8":
+        content, clamped, folded = int8_rewrites(content, options)
     graph = check_int8(content) if options.precision == "int8" else read_graph(content)
     io = io_details(content)
     content = add_metadata(
