@@ -50,11 +50,19 @@ def evaluate(model, tflite_paths: dict[str, Path], images: list[EvalImage], scal
     return evaluate_models(models, images, scale)
 
 
+def _io(d: dict) -> str:
+    if not d["quantization"]:
+        return d["dtype"]
+    scale, zero_point = d["quantization"]
+    inverse = 1.0 / scale
+    shown = f"1/{round(inverse)}" if abs(inverse - round(inverse)) < 1e-3 else f"{scale:.6g}"
+    return f"{d['dtype']} (scale {shown}, zero point {zero_point})"
+
+
 def format_report(report: dict) -> str:
     lines = [
         f"wrote {report['out']}  ({report['file_size'] / 1024:.1f} KiB, {report['precision']}, "
-        f"input {report['input']['dtype']} {report['input']['quantization']}, "
-        f"output {report['output']['dtype']} {report['output']['quantization']})",
+        f"input {_io(report['input'])}, output {_io(report['output'])})",
         f"ops: {report['ops']}",
     ]
     if report["precision"] == "int8":
