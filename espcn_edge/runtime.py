@@ -60,7 +60,13 @@ def _is_unit(quant: tuple[float, int], zero_point: int) -> bool:
 
 
 class Upscaler:
-    """Super-resolve Y planes with a `.tflite` ESPCN model (see module doc)."""
+    """Super-resolve Y planes with a `.tflite` ESPCN model (see module doc).
+
+    `model_path` None means the shipped model for `scale` (×2 when neither is given); `scale`
+    given and different from the model's is a ModelError. `delegate` is 'gpu', 'nnapi',
+    'edgetpu' or a library path; if it cannot load, a warning and the CPU (or DelegateError
+    with `delegate_required`).
+    """
 
     def __init__(
         self,

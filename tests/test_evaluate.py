@@ -67,3 +67,18 @@ def test_cli_errors(model, data, message, capsys):
     assert main(["--model", model, "--data", str(data)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_tflite_eval_needs_no_tensorflow(tmp_path_factory):
+    import subprocess
+    import sys
+
+    models = make_models(tmp_path_factory.getbasetemp())
+    code = (
+        "import sys; sys.modules['tensorflow'] = sys.modules['keras'] = None\n"
+        "from espcn_edge.evaluate import main\n"
+        f"sys.exit(main(['--model', {str(models['int8'])!r}, '--data', {str(SET5)!r}]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "small_int8.tflite" in proc.stdout and "mean" in proc.stdout
