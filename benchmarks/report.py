@@ -210,6 +210,27 @@ def study_section(study: dict) -> list[str]:
     return lines
 
 
+def levers_section(levers: dict) -> list[str]:
+    cols = ["float", "plain int8", "int8, pre-tanh clamp ±2"]
+    lines = [
+        "| ×3 `k3-16` | " + " | ".join(f"{n}: {c}" for n in ("Set5", "Set14") for c in cols) + " |",
+        "|---|" + "---|" * 6,
+    ]
+    for run_name, entry in levers.items():
+        lines.append(
+            f"| {run_name} | "
+            + " | ".join(
+                f"{entry[n][c]:.2f} ({entry[n][c] - entry[n]['float']:+.2f})"
+                if c != "float"
+                else f"{entry[n][c]:.2f}"
+                for n in ("Set5", "Set14")
+                for c in cols
+            )
+            + " |"
+        )
+    return lines
+
+
 def crops(scale: int = 3) -> None:
     """bicubic | espcn-edge int8 | HR on a region of a few benchmark images."""
     tiles = []
@@ -276,6 +297,16 @@ def main() -> int:
         "in one run.",
         "",
         *speed_table(results["speed"]),
+        "",
+        "## Closing the int8 gap",
+        "",
+        "Plain post-training int8 loses 0.1–0.4 dB on this network. `benchmarks/int8_levers.py` "
+        "measures the two levers that worked (calibration sample counts, seeds, whole frames and "
+        "I/O types did not: docs/convert.md): clamping each calibrated pre-tanh range to ±2, so "
+        "the 256 levels land where tanh is not flat, and quantization-aware training "
+        "(`--qat`, docs/training.md). In brackets: the change against the float model.",
+        "",
+        *levers_section(json.loads((RESULTS / "int8_levers_x3.json").read_text())),
         "",
         "## The layer-size study (×3)",
         "",
