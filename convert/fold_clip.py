@@ -2,12 +2,13 @@
 
 The `+skip` spec ends with ``clip(sigmoid − 0.5 + anchor, 0, 1)``, which the converter emits as
 ADD → MINIMUM(1) → RELU. XNNPACK does not take the int8 MINIMUM, so the graph splits into two
-delegate partitions with two element-wise reference kernels between them. In int8 the clip is
-free with uint8 output (the default): the graph ends DEPTH_TO_SPACE → QUANTIZE(int8 → uint8,
-scale 1/255, zero point 0), which saturates at 0 and 255. Dropping MINIMUM and RELU and letting
-DEPTH_TO_SPACE carry the ADD's calibrated quantization makes that final QUANTIZE the clip, with
-bit-identical outputs. With int8 output there is no such QUANTIZE and the graph is left alone
-(giving the ADD itself the [0, 1] range also works, but cost 0.02–0.08 dB on Set5).
+delegate partitions with two element-wise reference kernels between them. With uint8 output (the
+default) the clip is free: giving the ADD (and the DEPTH_TO_SPACE after it) the clipped tensor's
+quantization — exactly [0, 1] at scale 1/255 — makes the ADD's own int8 saturation the clip, and
+the final QUANTIZE into uint8 an exact shift. That also removes a rounding: calibration gave the
+ADD a wider range (a step of ~1.1 Y levels) that was then requantized to 1/255; the folded graph
+rounds once, on the output grid (+0.10 dB on Set5 ×2, docs/convert.md). With int8 output there
+is no final QUANTIZE to rely on and the graph is left alone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from espcn_edge.tflite_meta import _schema
 
 
 def fold_clip(model: bytes) -> tuple[bytes, bool]:
-    """Return (model, True) with ADD → MINIMUM → RELU folded into the final QUANTIZE, or
+    """Return (model, True) with ADD → MINIMUM → RELU folded into the ADD, or
     (model, False) when the pattern is not there (or the output is not uint8 over [0, 1])."""
     import flatbuffers
 
@@ -52,8 +53,9 @@ def fold_clip(model: bytes) -> tuple[bytes, bool]:
             or not _is_unit_uint8(g.tensors[int(rest[1].outputs[0])])
         ):
             continue
-        # the final QUANTIZE into uint8 [0, 1] saturates: it becomes the clip
-        g.tensors[int(rest[0].outputs[0])].quantization = g.tensors[a_out].quantization
+        # the ADD saturates on the clipped [0, 1] grid: it becomes the clip
+        g.tensors[a_out].quantization = q
+        g.tensors[int(rest[0].outputs[0])].quantization = q
         for op in rest:
             op.inputs = np.array([a_out if int(t) == r_out else t for t in op.inputs], np.int32)
         g.operators = ops[: i + 1] + rest

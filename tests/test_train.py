@@ -17,7 +17,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from espcn_edge.color import float_to_y, y_to_float  # noqa: E402
+from espcn_edge.color import y_to_float  # noqa: E402
 from espcn_edge.spec import parse_spec  # noqa: E402
 from train.data import DataGenerator  # noqa: E402
 
@@ -234,11 +234,11 @@ def test_fake_quant_lands_on_the_int8_grid_and_passes_gradients_inside_it():
 
 
 def test_qat_simulation_reproduces_the_int8_tflite_arithmetic(div2k_onthefly):
-    """Given the converter's ranges, the fake-quant model must compute what the int8 model
-    computes, far closer than the float model does; otherwise quantization-aware training
-    optimises the wrong thing."""
+    """Given the converter's ranges, each fake-quant layer must compute what the int8 model's
+    CONV_2D + TANH/LOGISTIC computes, code for code, where the float layer does not; otherwise
+    quantization-aware training optimises the wrong thing."""
     import keras
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from convert.keras_model import convert_model
     from convert.ranges import clamp_pre_tanh
@@ -255,28 +255,42 @@ def test_qat_simulation_reproduces_the_int8_tflite_arithmetic(div2k_onthefly):
         for p in batch.numpy()
     ]
     content, _ = clamp_pre_tanh(convert_model(plain, "int8", "uint8", planes))
-    interp = Interpreter(model_content=content)
+    interp = Interpreter(
+        model_content=content,
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
     lr_y = gen.valid_images[0][0]
     interp.resize_tensor_input(0, [1, *lr_y.shape, 1])
     interp.allocate_tensors()
     interp.set_tensor(interp.get_input_details()[0]["index"], lr_y[None, ..., None])
     interp.invoke()
-    int8 = interp.get_tensor(interp.get_output_details()[0]["index"])[0, ..., 0].astype(int)
+    ops = interp._get_ops_details()
+    details = interp.get_tensor_details()
 
     qat = build_espcn(2, parse_spec(TINY), conv=QuantConv2D)
     copy_weights(plain, qat)
-    details = interp.get_tensor_details()
-    conv_outputs = [
-        op["outputs"][0] for op in interp._get_ops_details() if op["op_name"] == "CONV_2D"
-    ]
+    conv_outputs = [op["outputs"][0] for op in ops if op["op_name"] == "CONV_2D"]
     for i, tensor in enumerate(conv_outputs, start=1):
-        scale, zero_point = details[tensor]["quantization"]
+        s, zp = details[tensor]["quantization"]
         layer = qat.get_layer(f"conv{i}")
-        layer.lo.assign((-128 - zero_point) * scale)
-        layer.hi.assign((127 - zero_point) * scale)
+        layer.lo.assign((-128 - zp) * s)
+        layer.hi.assign((127 - zp) * s)
         layer.seen.assign(1.0)
-    x = y_to_float(lr_y)[None, ..., None]
-    sim, float_ = (float_to_y(m(x, training=False)[0, ..., 0]) for m in (qat, plain))
-    mismatch = lambda y: float(np.mean(y != int8))  # noqa: E731 (fraction of output Y bytes)
-    assert mismatch(sim) < 0.5 * mismatch(float_), (mismatch(sim), mismatch(float_))
+    # layer by layer, each fed the int8 model's own input to that layer
+    activations = [op for op in ops if op["op_name"] in ("TANH", "LOGISTIC")]
+    conv_inputs = [next(op for op in ops if op["op_name"] == "CONV_2D")["inputs"][0]]
+    conv_inputs += [op["outputs"][0] for op in activations[:-1]]
+    for i, (act, conv_in) in enumerate(zip(activations, conv_inputs, strict=True), start=1):
+        s_in, zp_in = details[conv_in]["quantization"]
+        x = (interp.get_tensor(conv_in).astype(np.float32) - zp_in) * s_in
+        s_out, zp_out = details[act["outputs"][0]]["quantization"]
+        int8_codes = interp.get_tensor(act["outputs"][0]).astype(int)
+        mismatch = [
+            float(
+                np.mean(np.rint(m.get_layer(f"conv{i}")(x).numpy() / s_out) + zp_out != int8_codes)
+            )
+            for m in (qat, plain)
+        ]
+        assert mismatch[0] < 0.01 and mismatch[1] > 5 * mismatch[0], (i, mismatch)
     keras.backend.clear_session()
