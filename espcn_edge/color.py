@@ -12,6 +12,9 @@ All arrays are H×W (planes) or H×W×3 (RGB), uint8 unless stated.
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from PIL import Image
 
@@ -97,13 +100,20 @@ def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
     return resize_bicubic(hr, (w // scale, h // scale))
 
 
+@functools.cache
+def _chroma_worker() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="espcn-chroma")
+
+
 def upscale_rgb(rgb: np.ndarray, scale: int, upscale_y) -> np.ndarray:
     """Super-resolve an RGB image: `upscale_y` maps the Y plane (uint8 H×W) to Y (uint8 rH×rW);
-    chroma is upscaled with bicubic and merged back."""
+    chroma is upscaled with bicubic and merged back. The chroma is resized in a worker thread
+    while `upscale_y` runs (Pillow and the interpreter both release the GIL)."""
     y, cb, cr = rgb_to_ycbcr(rgb)
+    size = (y.shape[1] * scale, y.shape[0] * scale)
+    chroma = _chroma_worker().submit(lambda: (resize_bicubic(cb, size), resize_bicubic(cr, size)))
     y_sr = upscale_y(y)
-    size = (y_sr.shape[1], y_sr.shape[0])
-    return ycbcr_to_rgb(y_sr, resize_bicubic(cb, size), resize_bicubic(cr, size))
+    return ycbcr_to_rgb(y_sr, *chroma.result())
 
 
 def matlab_y(rgb: np.ndarray) -> np.ndarray:
