@@ -40,6 +40,14 @@ FRAME_STAGES = ("convert", "invoke", "chroma", "rgb")
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process. VmHWM where /proc exists: ru_maxrss survives exec
+    on Linux, so a bench started by a big parent process would report the parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
