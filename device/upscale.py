@@ -42,6 +42,7 @@ WRITABLE_VIDEO = {".mp4", ".avi", ".mkv", ".mov"}
 class Job:
     src: Path
     dst: Path
+    error: str | None = None  # set when the input cannot be used (reported, others still done)
 
     @property
     def is_video(self) -> bool:
@@ -60,6 +61,8 @@ def _out_name(src: Path, scale: int, beside: bool) -> str:
     suffix = src.suffix.lower()
     if suffix in VIDEO_SUFFIXES and suffix not in WRITABLE_VIDEO:
         suffix = ".mp4"
+    elif suffix not in VIDEO_SUFFIXES and suffix not in IMAGE_SUFFIXES:
+        suffix = ".png"  # an image under an odd name (photo.txt): write something viewable
     return f"{src.stem}_x{scale}{suffix}" if beside else f"{src.stem}{suffix}"
 
 
@@ -77,7 +80,10 @@ def plan(paths: list[Path], output: Path | None, scale: int) -> list[Job]:
             out_dir = output or path.with_name(f"{path.name}_x{scale}")
             found = _media(path)
             if not found:
-                raise CommandError(f"{path}: no image or video files in this folder")
+                message = f"{path}: no image or video files in this folder"
+                if len(paths) == 1:
+                    raise CommandError(message)
+                jobs.append(Job(path, out_dir, error=message))  # one of many: report, go on
             jobs += [Job(f, out_dir / _out_name(f, scale, out_dir == path)) for f in found]
         elif single_file and output is not None and not output.is_dir() and output.suffix:
             jobs.append(Job(path, output))
@@ -85,7 +91,7 @@ def plan(paths: list[Path], output: Path | None, scale: int) -> list[Job]:
             out_dir = output or path.parent
             jobs.append(Job(path, out_dir / _out_name(path, scale, out_dir == path.parent)))
     for job in jobs:
-        if job.dst.resolve() == job.src.resolve():
+        if job.error is None and job.dst.resolve() == job.src.resolve():
             raise CommandError(f"{job.src}: refusing to overwrite the input; choose an output")
     return jobs
 
@@ -139,9 +145,11 @@ def run(
     bar = Progress(len(jobs), "files")
     for job in jobs:
         try:
+            if job.error:
+                raise CommandError(job.error)
             info = (_video if job.is_video else _image)(job, upscaler)
             print(f"{job.src} → {job.dst} ({info})", flush=True)
-        except (ImageError, SourceError, SinkError, OSError) as e:
+        except (CommandError, ImageError, SourceError, SinkError, OSError) as e:
             failed += 1
             msg = str(e) if str(job.src) in str(e) else f"{job.src}: {e}"
             print(f"espcn-edge upscale: {msg}", file=sys.stderr, flush=True)

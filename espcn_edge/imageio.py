@@ -72,8 +72,10 @@ def decode_rgb(data: bytes, name: str = "<bytes>") -> np.ndarray:
 
 def save_rgb(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
     """Atomically save an RGB (or single-plane) uint8 image; the format follows the suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ImageError(f"{path}: cannot write images as {suffix or 'a file without a suffix'}; "
+                         f"use {', '.join(sorted(IMAGE_SUFFIXES))}")
+    options = {"quality": quality} if suffix in (".jpg", ".jpeg") else {}
     with atomic_path(path) as tmp:
-        Image.fromarray(rgb).save(tmp, quality=quality) if Path(path).suffix.lower() in (
-            ".jpg",
-            ".jpeg",
-        ) else Image.fromarray(rgb).save(tmp)
+        Image.fromarray(rgb).save(tmp, **options)
