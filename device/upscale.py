@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from espcn_edge.imageio import IMAGE_SUFFIXES, ImageError, load_rgb, save_rgb
+from espcn_edge.runtime import ModelError
 
 from .engine import (
     CommandError,
@@ -149,7 +150,7 @@ def run(
                 raise CommandError(job.error)
             info = (_video if job.is_video else _image)(job, upscaler)
             print(f"{job.src} → {job.dst} ({info})", flush=True)
-        except (CommandError, ImageError, SourceError, SinkError, OSError) as e:
+        except (CommandError, ImageError, ModelError, SourceError, SinkError, OSError) as e:
             failed += 1
             msg = str(e) if str(job.src) in str(e) else f"{job.src}: {e}"
             print(f"espcn-edge upscale: {msg}", file=sys.stderr, flush=True)

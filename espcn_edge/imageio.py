@@ -58,7 +58,9 @@ def decode_rgb(data: bytes, name: str = "<bytes>") -> np.ndarray:
     try:
         with Image.open(io.BytesIO(data)) as im:
             if im.width * im.height > MAX_PIXELS:
-                raise ImageError(f"{name}: {im.width}×{im.height} is too large (limit {MAX_PIXELS} px)")
+                raise ImageError(
+                    f"{name}: {im.width}×{im.height} is too large (limit {MAX_PIXELS} px)"
+                )
             im.load()
             return to_rgb(im)
     except ImageError:
@@ -74,8 +76,10 @@ def save_rgb(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> Non
     """Atomically save an RGB (or single-plane) uint8 image; the format follows the suffix."""
     suffix = Path(path).suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
-        raise ImageError(f"{path}: cannot write images as {suffix or 'a file without a suffix'}; "
-                         f"use {', '.join(sorted(IMAGE_SUFFIXES))}")
+        raise ImageError(
+            f"{path}: cannot write images as {suffix or 'a file without a suffix'}; "
+            f"use {', '.join(sorted(IMAGE_SUFFIXES))}"
+        )
     options = {"quality": quality} if suffix in (".jpg", ".jpeg") else {}
     with atomic_path(path) as tmp:
         Image.fromarray(rgb).save(tmp, **options)

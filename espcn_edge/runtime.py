@@ -10,6 +10,7 @@ Quantized I/O is read from the tensor details. The fast path is the converter's 
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
 import os
@@ -130,6 +131,9 @@ class Upscaler:
         library = DELEGATE_LIBRARIES.get(delegate.lower(), delegate)
         load = getattr(module, "load_delegate", None) or module.experimental.load_delegate
         try:
+            # dlopen first: a missing library then fails here, not inside litert's Delegate,
+            # whose __del__ would print an "Exception ignored … AttributeError" traceback
+            ctypes.CDLL(library)
             return [load(library)]
         except (OSError, ValueError, RuntimeError, AttributeError) as e:
             if required:
@@ -150,7 +154,9 @@ class Upscaler:
         self._in, self._out = inputs[0], outputs[0]
         shape = self._in.get("shape_signature", self._in["shape"])
         if len(shape) != 4 or shape[-1] != 1:
-            raise ModelError(f"{self.model_path}: not a single-channel ESPCN (input {list(shape)})")
+            raise ModelError(
+                f"{self.model_path}: not a single-channel ESPCN (input {[int(v) for v in shape]})"
+            )
         self.fixed_size = None if min(shape[1:3]) < 0 else (int(shape[2]), int(shape[1]))
 
     def _probe_scale(self) -> int:
@@ -160,7 +166,8 @@ class Upscaler:
         meta_scale = self.metadata.get("scale")
         if len(out) != 4 or out[-1] != 1 or out[1] % h or out[1] // h != out[2] // w:
             raise ModelError(
-                f"{self.model_path}: not an ESPCN model (output {list(out)} for {h}×{w})"
+                f"{self.model_path}: not an ESPCN model "
+                f"(output {[int(v) for v in out]} for {h}×{w})"
             )
         scale = int(out[1]) // h
         if meta_scale is not None and meta_scale != scale:
@@ -232,7 +239,14 @@ class Upscaler:
         if y.ndim != 2 or y.dtype != np.uint8:
             raise ValueError(f"upscale_y needs a uint8 H×W plane, got {y.dtype} {y.shape}")
         h, w = y.shape
-        self._resize(h, w)
+        try:
+            self._resize(h, w)
+        except (RuntimeError, ValueError) as e:  # e.g. a fixed-size (Edge TPU) model
+            self._shape = None
+            fixed = f"fixed {self.fixed_size[0]}×{self.fixed_size[1]} " if self.fixed_size else ""
+            raise ModelError(
+                f"{self.model_path}: {fixed}model cannot run on {w}×{h} ({_first(e)})"
+            ) from None
         self._interp.set_tensor(self._in["index"], self._encode(y).reshape(1, h, w, 1))
         self._interp.invoke()
         out = self._interp.get_tensor(self._out["index"])

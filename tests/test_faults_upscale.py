@@ -50,8 +50,13 @@ def make_malformed(folder: Path, seed: int = 6) -> tuple[list[Path], list[str]]:
     suffixes = [".png", ".jpg", ".jpeg", ".bmp", ".tif", ".webp", ".ppm"]
     for i in range(60):  # random bytes under every image suffix
         n = int(rng.integers(1, 4000))
-        items.append((f"random{i:03d}{suffixes[i % len(suffixes)]}", "random bytes",
-                      rng.integers(0, 256, n, dtype=np.uint8).tobytes()))
+        items.append(
+            (
+                f"random{i:03d}{suffixes[i % len(suffixes)]}",
+                "random bytes",
+                rng.integers(0, 256, n, dtype=np.uint8).tobytes(),
+            )
+        )
     for i in range(35):  # truncated PNGs, cut anywhere after the signature
         cut = pyrng.randrange(1, len(png) - 13)  # the IEND chunk is the last 12 bytes
         items.append((f"trunc{i:03d}.png", "truncated PNG", png[:cut]))
@@ -59,25 +64,47 @@ def make_malformed(folder: Path, seed: int = 6) -> tuple[list[Path], list[str]]:
         cut = pyrng.randrange(1, len(jpeg) // 2)
         items.append((f"trunc{i:03d}.jpg", "truncated JPEG", jpeg[:cut]))
     for i, (w, h) in enumerate(
-        [(100_000, 100_000), (2**31 - 1, 1), (1, 2**31 - 1), (65_536, 65_536), (9000, 9000),
-         (8193, 8193), (0, 10), (10, 0), (0, 0), (2**32 - 1, 2**32 - 1)]
+        [
+            (100_000, 100_000),
+            (2**31 - 1, 1),
+            (1, 2**31 - 1),
+            (65_536, 65_536),
+            (9000, 9000),
+            (8193, 8193),
+            (0, 10),
+            (10, 0),
+            (0, 0),
+            (2**32 - 1, 2**32 - 1),
+        ]
         + [(int(rng.integers(10_000, 2**30)), int(rng.integers(10_000, 2**30))) for _ in range(10)]
     ):  # huge (or zero) dimensions in a hand-written PNG header, a few bytes of pixels
         items.append((f"huge{i:03d}.png", f"PNG header {w}×{h}", png_bytes(w, h, b"\x00" * 64)))
     for i in range(10):  # zero-byte files
         items.append((f"empty{i:03d}{suffixes[i % len(suffixes)]}", "empty file", b""))
-    wrong = [(".png", jpeg[: len(jpeg) // 3]), (".jpg", png[: len(png) // 3]),
-             (".png", b"GIF89a" + bytes(20)), (".jpg", b"%PDF-1.4\n" + bytes(200)),
-             (".bmp", b"BM" + bytes(10)), (".tif", b"II*\x00" + bytes(6)),
-             (".webp", b"RIFF\x00\x00\x00\x00WEBP"), (".png", b"<html>not an image</html>"),
-             (".jpg", "éèà unicode text".encode()), (".ppm", b"P6\n99999 99999\n255\n")]
+    wrong = [
+        (".png", jpeg[: len(jpeg) // 3]),
+        (".jpg", png[: len(png) // 3]),
+        (".png", b"GIF89a" + bytes(20)),
+        (".jpg", b"%PDF-1.4\n" + bytes(200)),
+        (".bmp", b"BM" + bytes(10)),
+        (".tif", b"II*\x00" + bytes(6)),
+        (".webp", b"RIFF\x00\x00\x00\x00WEBP"),
+        (".png", b"<html>not an image</html>"),
+        (".jpg", "éèà unicode text".encode()),
+        (".ppm", b"P6\n99999 99999\n255\n"),
+    ]
     for i in range(20):  # a wrong extension: other formats' (broken) bytes or plain text
         suffix, data = wrong[i % len(wrong)]
         items.append((f"wrongext{i:03d}{suffix}", "wrong extension", data))
     for i in range(10):  # a file whose suffix is no image at all (given explicitly)
         suffix = [".txt", ".gif", ".exe", ".tflite", ""][i % 5]
-        items.append((f"notimage{i:03d}{suffix}", "not an image suffix",
-                      rng.integers(0, 256, 300, dtype=np.uint8).tobytes()))
+        items.append(
+            (
+                f"notimage{i:03d}{suffix}",
+                "not an image suffix",
+                rng.integers(0, 256, 300, dtype=np.uint8).tobytes(),
+            )
+        )
     for i in range(6):  # videos that are not videos (empty, a truncated header, text)
         # (not random bytes: FFmpeg happily decodes a "frame" out of some random .mkv bytes)
         data = [b"", b"\x00\x00\x00\x18ftypmp42", b"not a video at all\n" * 200]
@@ -97,17 +124,19 @@ def make_malformed(folder: Path, seed: int = 6) -> tuple[list[Path], list[str]]:
     return paths, kinds
 
 
-def test_two_hundred_malformed_inputs_each_fail_in_one_line_and_valid_ones_complete(
-    tiny, tmp_path
-):
+def test_two_hundred_malformed_inputs_each_fail_in_one_line_and_valid_ones_complete(tiny, tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     bad, kinds = make_malformed(src)
     assert len(bad) >= 200
     rng = np.random.default_rng(1)
     good = []
-    for name, data in [("good0.png", _valid_png(rng)), ("good1.jpg", _valid_jpeg(rng)),
-                       ("good2.png", _valid_png(rng, 33, 17)), ("photo.txt", _valid_jpeg(rng))]:
+    for name, data in [
+        ("good0.png", _valid_png(rng)),
+        ("good1.jpg", _valid_jpeg(rng)),
+        ("good2.png", _valid_png(rng, 33, 17)),
+        ("photo.txt", _valid_jpeg(rng)),
+    ]:
         (src / name).write_bytes(data)
         good.append(src / name)
     # valid files first, in the middle and last, so a crash anywhere would show
@@ -116,18 +145,24 @@ def test_two_hundred_malformed_inputs_each_fail_in_one_line_and_valid_ones_compl
     args = ["upscale", *map(str, paths), str(out), "--model", str(tiny)]
     env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
     code = f"import sys; from device.cli import main; sys.exit(main({args!r}))"
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     assert done.returncode == 1, done.stderr[-3000:]
     errors = [line for line in done.stderr.splitlines() if line.startswith(PREFIX)]
-    for path, kind in zip(bad, kinds):
+    for path, kind in zip(bad, kinds, strict=True):
         lines = [line for line in errors if f"{path}:" in line or f"{path} " in line]
         assert len(lines) == 1, (kind, path.name, lines)
         assert len(lines[0]) < 300, lines[0]  # one short, readable reason
     assert len(errors) == len(bad), [e for e in errors if not any(str(p) in e for p in bad)]
     expected = ["good0.png", "good1.jpg", "good2.png", "photo.png"]  # odd suffix → .png
-    for path, name in zip(good, expected):  # the valid ones were all completed
+    for path, name in zip(good, expected, strict=True):  # the valid ones were all completed
         with Image.open(out / name) as im, Image.open(path) as orig:
             assert im.size == (orig.width * 2, orig.height * 2)
     written = sorted(p.name for p in out.iterdir())
@@ -162,8 +197,9 @@ def test_unreadable_input_is_one_line(tiny, two_photos, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
 
 
-def test_output_folder_that_cannot_be_created_is_one_line_per_file(tiny, two_photos, tmp_path,
-                                                                    capsys):
+def test_output_folder_that_cannot_be_created_is_one_line_per_file(
+    tiny, two_photos, tmp_path, capsys
+):
     # Tests run as root, which ignores directory permissions: an output "folder" whose parent
     # is a regular file is unwritable for everyone.
     blocker = tmp_path / "blocker"
