@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -54,3 +55,21 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Atomically write `text` (UTF-8) to `path`."""
     write_bytes(path, text.encode("utf-8"))
+
+
+def remove_stale(folder: str | os.PathLike) -> list[Path]:
+    """Delete temporary files that `atomic_path` left in `folder` when its process was killed
+    (``.NAME.XXXXXXXX.SUFFIX`` where NAME ends in .SUFFIX); returns what was removed.
+
+    Call it only when no other process writes into `folder` (e.g. when a run resumes).
+    """
+    removed = []
+    for tmp in Path(folder).glob(".*"):
+        m = _TEMP_NAME.match(tmp.name)
+        if m and tmp.is_file() and m.group(1).endswith(m.group(2) or ""):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+_TEMP_NAME = re.compile(r"^\.(.+)\.[a-z0-9_]{8}(\.[^.]+)?$")

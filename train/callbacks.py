@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -43,6 +45,40 @@ class ValidationPSNR(keras.callbacks.Callback):
         value = mean_psnr(lambda lr: upscale_y(self.model, lr), self.images, self.scale)
         if logs is not None:
             logs["val_psnr"] = value
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Keras' BackupAndRestore with every file written atomically, and removed at the end by one
+    rename: a SIGKILL at any moment leaves the last complete backup (or none once finished).
+
+    Keras writes the weights and then the epoch metadata in place, so a kill in between left new
+    weights without metadata (the resumed run restarted at epoch 0) and a kill during the final
+    rmtree left a half-deleted backup. Here the weights go first, then the metadata, each atomic:
+    the worst case is an epoch trained again from slightly newer weights.
+    """
+
+    def __init__(self, backup_dir: str | os.PathLike):
+        super().__init__(str(backup_dir), double_checkpoint=False)
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        with atomic_path(self._weights_path, suffix=".weights.h5") as tmp:
+            self.model.save_weights(str(tmp), overwrite=True)
+        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+        write_text(self._training_metadata_path, json.dumps(metadata))
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint and os.path.exists(self.backup_dir):
+            finished = finished_backup(self.backup_dir)
+            shutil.rmtree(finished, ignore_errors=True)
+            os.replace(self.backup_dir, finished)  # atomic: the run is complete from here
+            shutil.rmtree(finished, ignore_errors=True)
+
+
+def finished_backup(backup_dir: str | os.PathLike) -> Path:
+    """Where a finished run's backup is moved before deletion (removed again on the next start)."""
+    backup_dir = Path(backup_dir)
+    return backup_dir.with_name(f".{backup_dir.name}.finished")
 
 
 class Checkpoints(keras.callbacks.Callback):

@@ -11,13 +11,14 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from espcn_edge import DEFAULT_SPEC, SAMPLES_DIR, ModelSpec, parse_spec  # noqa: E402
-from espcn_edge.atomic import write_text  # noqa: E402
+from espcn_edge.atomic import remove_stale, write_text  # noqa: E402
 from espcn_edge.dataset import DatasetError  # noqa: E402
 
 log = logging.getLogger("train.fit")
@@ -91,8 +92,13 @@ def _trim_history(out: Path, backup: Path) -> None:
     """Drop history rows of epochs that the resumed run will train again."""
     history, metadata = out / "history.csv", backup / "training_metadata.json"
     try:
-        resume_epoch = json.loads(metadata.read_text())["epoch"]
         header, *rows = history.read_text().splitlines()
+    except (OSError, ValueError):
+        return
+    try:
+        resume_epoch = json.loads(metadata.read_text())["epoch"]
+    except FileNotFoundError:  # killed before the first backup: training restarts at epoch 0
+        resume_epoch = 0
     except (OSError, ValueError, KeyError):
         return
     kept = [row for row in rows if int(row.split(",", 1)[0]) < resume_epoch]
@@ -104,7 +110,14 @@ def run(cfg: FitConfig) -> dict:
     import keras
 
     from espcn_edge.model import build_espcn, copy_weights
-    from train.callbacks import Checkpoints, ValidationPSNR, bicubic_psnr, versions
+    from train.callbacks import (
+        AtomicBackupAndRestore,
+        Checkpoints,
+        ValidationPSNR,
+        bicubic_psnr,
+        finished_backup,
+        versions,
+    )
     from train.data import DataGenerator
     from train.qat import QuantConv2D
     from train.strategy import choose_strategy
@@ -159,14 +172,19 @@ def run(cfg: FitConfig) -> dict:
         schedule = keras.optimizers.schedules.CosineDecay(cfg.lr, total_steps, alpha=0.02)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
     cfg.out.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(finished_backup(backup), ignore_errors=True)  # a kill during the final delete
     if cfg.resume:
+        remove_stale(cfg.out)  # half-written checkpoints of the killed run
+        remove_stale(backup)
         _trim_history(cfg.out, backup)
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(backup), double_checkpoint=True),
         ValidationPSNR(gen.valid_images, scale),
         Checkpoints(cfg.out, card, export, best=card.get("best_val_psnr", float("-inf"))),
         keras.callbacks.CSVLogger(str(cfg.out / "history.csv"), append=cfg.resume),
         keras.callbacks.TensorBoard(str(cfg.out / "logs"), update_freq="epoch"),
+        # last: an epoch counts as done only once its checkpoints and history row are written
+        # (first, a kill after the backup lost that epoch's history row on resume)
+        AtomicBackupAndRestore(backup),
     ]
     model.fit(
         gen.train_dataset(),
