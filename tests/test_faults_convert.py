@@ -1,0 +1,70 @@
+"""Fault injection for `python -m convert.tflite`: an unwritable output folder and a disk that
+fills up while the model is written. One line on stderr, exit 1, earlier outputs intact, no
+temporary files left."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+TINY = "3:8,3:8,3:8,3:8,3:8,3:8,3+skip"
+
+
+@pytest.fixture(scope="module")
+def tiny_keras(tmp_path_factory) -> Path:
+    from espcn_edge import parse_spec
+    from espcn_edge.model import build_espcn
+
+    path = tmp_path_factory.mktemp("convert_faults") / "m.keras"
+    build_espcn(2, parse_spec(TINY, name="tiny")).save(path)
+    return path
+
+
+def _convert(model: Path, out: Path) -> int:
+    from convert.tflite import main
+
+    return main(["--model", str(model), "--out", str(out), "--eval-images", "1"])
+
+
+def _errors(capsys) -> list[str]:
+    return [e for e in capsys.readouterr().err.splitlines() if e.startswith("convert.tflite")]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_unwritable_output_folder_is_one_line_and_earlier_outputs_stay(
+    tiny_keras, tmp_path, capsys
+):
+    earlier = tmp_path / "ok"
+    assert _convert(tiny_keras, earlier / "m.tflite") == 0
+    before = _snapshot(earlier)
+    assert set(before) == {"m.tflite", "m.json"}
+    # root ignores folder permissions: a "folder" that is a regular file is unwritable for all
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    capsys.readouterr()
+    assert _convert(tiny_keras, blocker / "m.tflite") == 1
+    errors = _errors(capsys)
+    assert len(errors) == 1 and str(blocker) in errors[0], errors
+    assert blocker.read_text() == "not a folder" and _snapshot(earlier) == before
+
+
+def test_disk_full_while_writing_keeps_the_earlier_model(tiny_keras, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "ok" / "m.tflite"
+    assert _convert(tiny_keras, out) == 0
+    before = _snapshot(out.parent)
+
+    def full(fd):  # the device fills up: the data cannot be flushed
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    capsys.readouterr()
+    assert _convert(tiny_keras, out) == 1
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "No space left on device" in errors[0], errors
+    assert _snapshot(out.parent) == before  # old model and report intact, no temp files
