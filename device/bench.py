@@ -25,7 +25,9 @@ from espcn_edge.atomic import write_text
 from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
 
 from .engine import (
+    DEFAULT_ENGINE,
     CommandError,
+    EngineOptions,
     HelpFormatter,
     add_engine_args,
     fail,
@@ -104,17 +106,13 @@ def _timed(fn, *args) -> float:
 
 def run(
     size: tuple[int, int] = (320, 240),
-    scale: int = 2,
-    model: Path | None = None,
-    threads: int | None = None,
-    delegate: str | None = None,
-    delegate_required: bool = False,
+    engine: EngineOptions = DEFAULT_ENGINE,
     frames: int = 60,
     warmup: int = 5,
     vs_opencv: Path | None = None,
 ) -> dict:
     """Measure; returns the report as a dict (all times in ms, medians over `frames`)."""
-    upscaler = open_upscaler(model, scale, threads, delegate, delegate_required)
+    upscaler = open_upscaler(engine)
     opencv = load_opencv(vs_opencv, upscaler.scale) if vs_opencv else None
     clips = demo_frames(size, frames + warmup)
     r = upscaler.scale
@@ -136,7 +134,7 @@ def run(
         "frames": frames,
         "backend": upscaler.backend,
         "model": str(upscaler.model_path),
-        "threads": threads or "cores",
+        "threads": engine.threads or "cores",
         "jpeg_encoder": ENCODER,
         "median_ms": med,
         "fps": round(1000.0 / ours, 1),
@@ -194,7 +192,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
     add_engine_args(p)
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
@@ -206,11 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = run(
             args.size,
-            args.scale,
-            args.model,
-            args.threads,
-            args.delegate,
-            args.delegate_required,
+            EngineOptions.from_args(args),
             args.frames,
             args.warmup,
             args.vs_opencv,

@@ -13,7 +13,9 @@ import threading
 from pathlib import Path
 
 from .engine import (
+    DEFAULT_ENGINE,
     CommandError,
+    EngineOptions,
     HelpFormatter,
     add_engine_args,
     fail,
@@ -55,11 +57,7 @@ def stop_on_signals(stop):
 def run(
     source: str = "auto",
     size: tuple[int, int] | None = None,
-    scale: int = 2,
-    model: Path | None = None,
-    threads: int | None = None,
-    delegate: str | None = None,
-    delegate_required: bool = False,
+    engine: EngineOptions = DEFAULT_ENGINE,
     view: str | None = None,
     compare: bool = False,
     window: bool = False,
@@ -68,7 +66,7 @@ def run(
     fps: float | None = None,
 ) -> Stats:
     """Stream until `frames` frames, the source's end, Ctrl-C or SIGTERM; returns the stats."""
-    upscaler = open_upscaler(model, scale, threads, delegate, delegate_required)
+    upscaler = open_upscaler(engine)
     src = open_source(source, size, fps)
     stats = Stats()
     stats.info = {
@@ -134,7 +132,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the super-resolved frames",
     )
     out.add_argument("--frames", type=int, default=None, help="stop after N frames")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
@@ -145,11 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         stats = run(
             source=args.source,
             size=args.size,
-            scale=args.scale,
-            model=args.model,
-            threads=args.threads,
-            delegate=args.delegate,
-            delegate_required=args.delegate_required,
+            engine=EngineOptions.from_args(args),
             view=args.view,
             compare=args.compare,
             window=args.window,

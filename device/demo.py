@@ -12,6 +12,7 @@ prints the pipeline statistics and the bench numbers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import subprocess
 import sys
@@ -24,7 +25,9 @@ from espcn_edge.runtime import default_model_path
 from . import bench
 from .camera import stop_on_signals
 from .engine import (
+    DEFAULT_ENGINE,
     CommandError,
+    EngineOptions,
     HelpFormatter,
     add_engine_args,
     fail,
@@ -111,20 +114,16 @@ def quick_model(scale: int) -> Path:
 
 
 def run(
-    scale: int = 2,
-    model: Path | None = None,
-    threads: int | None = None,
-    delegate: str | None = None,
-    delegate_required: bool = False,
+    engine: EngineOptions = DEFAULT_ENGINE,
     frames: int = 90,
     size: tuple[int, int] = (320, 240),
     out: Path | None = None,
     view: str | None = None,
     vs_opencv: Path | None = None,
 ) -> tuple[Stats, dict]:
-    if model is None and not default_model_path(scale).is_file():
-        model = quick_model(scale)
-    upscaler = open_upscaler(model, scale, threads, delegate, delegate_required)
+    if engine.model is None and not default_model_path(engine.scale).is_file():
+        engine = dataclasses.replace(engine, model=quick_model(engine.scale))
+    upscaler = open_upscaler(engine)
     stats = Stats()
     stats.info = {
         "backend": upscaler.backend,
@@ -151,11 +150,7 @@ def run(
         print(f"wrote {out}: bicubic (left) | ESPCN ×{upscaler.scale} (right)")
     report = bench.run(
         size,
-        scale,
-        upscaler.model_path,
-        threads,
-        delegate,
-        delegate_required,
+        dataclasses.replace(engine, model=upscaler.model_path),
         frames=20,
         warmup=3,
         vs_opencv=vs_opencv,
@@ -186,7 +181,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="also time OpenCV dnn_superres ESPCN on the same frames",
     )
     add_engine_args(p)
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
@@ -195,11 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     try:
         stats, report = run(
-            args.scale,
-            args.model,
-            args.threads,
-            args.delegate,
-            args.delegate_required,
+            EngineOptions.from_args(args),
             args.frames,
             args.size,
             args.out,

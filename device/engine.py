@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -29,7 +30,26 @@ class CommandError(RuntimeError):
     """A user-facing problem: printed as one line, exit status 2 (1 for partial failures)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class EngineOptions:
+    """Which model and how to run it: what every device command takes from its flags."""
+
+    scale: int = 2
+    model: Path | None = None  # None: the shipped model for `scale`
+    threads: int | None = None  # None: the number of cores
+    delegate: str | None = None
+    delegate_required: bool = False
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> EngineOptions:
+        return cls(args.scale, args.model, args.threads, args.delegate, args.delegate_required)
+
+
+DEFAULT_ENGINE = EngineOptions()  # frozen, so one shared default is safe
+
+
 def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """The model flags of EngineOptions, and -v."""
     g = p.add_argument_group("model")
     g.add_argument("--scale", type=int, choices=(2, 3, 4), default=2, help="upscaling factor")
     g.add_argument(
@@ -50,16 +70,12 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fail instead of falling back to the CPU when the delegate cannot load",
     )
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
-def open_upscaler(
-    model: Path | None,
-    scale: int,
-    threads: int | None = None,
-    delegate: str | None = None,
-    delegate_required: bool = False,
-) -> Upscaler:
+def open_upscaler(engine: EngineOptions) -> Upscaler:
     """Create the engine once; every problem becomes a one-line CommandError."""
+    model, scale, threads = engine.model, engine.scale, engine.threads
     if threads is not None and threads < 1:
         raise CommandError(f"--threads {threads}: must be at least 1")
     if model is None and not default_model_path(scale).is_file():
@@ -72,8 +88,8 @@ def open_upscaler(
             model_path=model,
             scale=scale,
             num_threads=threads,
-            delegate=delegate,
-            delegate_required=delegate_required,
+            delegate=engine.delegate,
+            delegate_required=engine.delegate_required,
         )
     except (ModelError, DelegateError) as e:
         raise CommandError(str(e)) from None

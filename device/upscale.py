@@ -23,7 +23,9 @@ from espcn_edge.imageio import IMAGE_SUFFIXES, ImageError, load_rgb, save_rgb
 from espcn_edge.runtime import ModelError
 
 from .engine import (
+    DEFAULT_ENGINE,
     CommandError,
+    EngineOptions,
     HelpFormatter,
     add_engine_args,
     fail,
@@ -133,15 +135,11 @@ def _video(job: Job, upscaler) -> str:
 def run(
     paths: list[Path],
     output: Path | None = None,
-    scale: int = 2,
-    model: Path | None = None,
-    threads: int | None = None,
-    delegate: str | None = None,
-    delegate_required: bool = False,
+    engine: EngineOptions = DEFAULT_ENGINE,
 ) -> int:
     """Upscale everything; returns the number of inputs that failed."""
-    jobs = plan(paths, output, scale)
-    upscaler = open_upscaler(model, scale, threads, delegate, delegate_required)
+    jobs = plan(paths, output, engine.scale)
+    upscaler = open_upscaler(engine)
     failed = 0
     bar = Progress(len(jobs), "files")
     for job in jobs:
@@ -180,7 +178,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file (one input) or folder (default: beside each input)",
     )
     add_engine_args(p)
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
@@ -191,11 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = run(
             args.paths,
             args.output,
-            args.scale,
-            args.model,
-            args.threads,
-            args.delegate,
-            args.delegate_required,
+            EngineOptions.from_args(args),
         )
     except CommandError as e:
         return fail("upscale", e)
