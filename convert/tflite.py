@@ -7,12 +7,14 @@ conversion), uint8 I/O by default (scale 1/255, zero point 0: camera Y bytes go 
 `--fp16` stores float16 weights; the default is float32. The model's scale, colour space, spec,
 I/O quantization and versions are stored inside the file (`espcn_edge.tflite_meta`). A report
 (size, ops, white level, PSNR/SSIM of bicubic / Keras / TFLite fp32 / the result, and the int8
-drop) is printed and written as JSON beside the output. Nothing is written if any step fails.
+drop) is printed and written as JSON beside the output. Nothing is written if any step fails;
+the `.tflite` and its report are written as one pair (the report holds the model's SHA-256).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -23,7 +25,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from espcn_edge import SAMPLES_DIR, __version__  # noqa: E402
-from espcn_edge.atomic import write_bytes, write_text  # noqa: E402
+from espcn_edge.atomic import write_files  # noqa: E402
 from espcn_edge.dataset import find_pairs  # noqa: E402
 from espcn_edge.evaluate import images_from_pairs, load_images  # noqa: E402
 from espcn_edge.spec import PRE_TANH_RANGE  # noqa: E402
@@ -122,7 +124,7 @@ def run(
         images = load_images(eval_data, scale)
     else:
         pairs = find_pairs(data, scale, "valid") or find_pairs(data, scale, "train")
-        images = images_from_pairs(pairs[: options.eval_images], scale)
+        images = images_from_pairs(pairs[: options.eval_images], scale, data)
     with tempfile.TemporaryDirectory(prefix="espcn-convert-") as tmp:
         result = Path(tmp) / out.name
         result.write_bytes(content)
@@ -133,7 +135,8 @@ def run(
             tflite = {"tflite fp32": fp32, **tflite}
         report = {
             "out": str(out), "model": str(model_path), "precision": options.precision,
-            "file_size": len(content), "ops": graph.summary(), "op_counts": graph.op_counts(),
+            "file_size": len(content), "sha256": hashlib.sha256(content).hexdigest(),
+            "ops": graph.summary(), "op_counts": graph.op_counts(),
             "pre_tanh_ranges_clamped": clamped, "clip_folded": folded,
             **io, "white_level": white_level(result, model), "options": asdict(options),
             "calibration_data": str(data) if planes else None, "eval_data": str(eval_data or data),
@@ -145,8 +148,10 @@ def run(
         report["gain_over_bicubic_db"] = round(
             means[f"tflite {options.precision}"] - means["bicubic"], 4
         )
-    write_bytes(out, content)
-    write_text(out.with_suffix(".json"), json.dumps(report, indent=2) + "\n")
+    # one atomic pair: a failure while writing either leaves both earlier files in place
+    write_files(
+        {out: content, out.with_suffix(".json"): (json.dumps(report, indent=2) + "\n").encode()}
+    )
     return report
 
 

@@ -1,4 +1,9 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Every model, checkpoint, report and output image or video the toolkit writes goes through
+`atomic_files` (or its one-file form `atomic_path`); `tests/test_faults_atomic.py` checks that
+by watching the file system calls of each command.
+"""
 
 from __future__ import annotations
 
@@ -15,41 +20,84 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
+class WriteError(OSError):
+    """A file could not be written; one line naming the file and the reason (errno kept)."""
+
+    def __init__(self, path: Path, error: OSError):
+        super().__init__(error.errno, error.strerror or str(error), str(path))
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.path}: cannot write ({self.strerror})"
+
+
+@contextlib.contextmanager
+def atomic_files(paths: list[str | os.PathLike], suffix: str | None = None) -> Iterator[list[Path]]:
+    """Yield temporary paths beside `paths`; on success flush them all, then rename each over its
+    target, else delete them. A failure while writing (disk full, read-only, killed) leaves every
+    old file in place, so files that belong together (a model and its report) stay a pair.
+
+    Temporary files keep the target's suffix (or `suffix`) so writers that pick a format from the
+    file name (Pillow, Keras, OpenCV) still work.
+    """
+    targets = [Path(p) for p in paths]
+    temps: list[Path] = []
+    current = targets[0]
+    try:
+        for current in targets:
+            current.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{current.name}.",
+                suffix=suffix if suffix is not None else current.suffix,
+                dir=current.parent,
+            )
+            os.close(fd)
+            temps.append(Path(tmp))
+        current = targets[0]
+        yield temps
+        for tmp, current in zip(temps, targets, strict=True):
+            _flush(tmp, current)
+        for tmp, current in zip(temps, targets, strict=True):
+            os.replace(tmp, current)
+    except WriteError:
+        raise
+    except OSError as e:
+        named = {str(t): p for t, p in zip(temps, targets, strict=False)}
+        raise WriteError(named.get(str(e.filename), current), e) from None
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+
+
+def _flush(tmp: Path, target: Path) -> None:
+    """fsync `tmp` and give it the mode a plain open() would (or the old file's): mkstemp
+    makes files 0600."""
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_UMASK
+    os.chmod(tmp, mode)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success rename it over `path`, else delete it.
+    """`atomic_files` for one file: yield its temporary path."""
+    with atomic_files([path], suffix) as (tmp,):
+        yield tmp
 
-    The temporary file keeps the target's suffix (or `suffix`) so writers that pick a format from
-    the file name (Pillow, Keras, OpenCV) still work.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{path.name}.",
-        suffix=suffix if suffix is not None else path.suffix,
-        dir=path.parent,
-    )
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        with open(tmp_path, "rb+") as f:
-            os.fsync(f.fileno())
-        # mkstemp makes the file 0600; give it the mode a plain open() would (or the old file's)
-        try:
-            mode = stat.S_IMODE(path.stat().st_mode)
-        except FileNotFoundError:
-            mode = 0o666 & ~_UMASK
-        os.chmod(tmp_path, mode)
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+
+def write_files(contents: dict[str | os.PathLike, bytes]) -> None:
+    """Atomically write several files that belong together (see `atomic_files`)."""
+    with atomic_files(list(contents)) as temps:
+        for tmp, data in zip(temps, contents.values(), strict=True):
+            tmp.write_bytes(data)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Atomically write `data` to `path`."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+    write_files({path: data})
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -58,18 +106,23 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def remove_stale(folder: str | os.PathLike) -> list[Path]:
-    """Delete temporary files that `atomic_path` left in `folder` when its process was killed
+    """Delete temporary files that `atomic_files` left in `folder` when its process was killed
     (``.NAME.XXXXXXXX.SUFFIX`` where NAME ends in .SUFFIX); returns what was removed.
 
     Call it only when no other process writes into `folder` (e.g. when a run resumes).
     """
     removed = []
     for tmp in Path(folder).glob(".*"):
-        m = _TEMP_NAME.match(tmp.name)
-        if m and tmp.is_file() and m.group(1).endswith(m.group(2) or ""):
+        if is_temp_name(tmp.name) and tmp.is_file():
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether `name` is one of `atomic_files`' temporary file names."""
+    m = _TEMP_NAME.match(name)
+    return bool(m) and m.group(1).endswith(m.group(2) or "")
 
 
 _TEMP_NAME = re.compile(r"^\.(.+)\.[a-z0-9_]{8}(\.[^.]+)?$")

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import os
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from .color import downscale, luma, modcrop
 from .imageio import ImageError, list_images, load_rgb
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class DatasetError(ValueError):
@@ -74,8 +77,9 @@ def find_pairs(root: str | os.PathLike, scale: int, split: str = "train") -> lis
     return [p for p in pairs if (p.hr in valid) == (split == "valid")]
 
 
-def load_pair(pair: ImagePair, scale: int, min_lr_size: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """(LR Y, HR Y) uint8 planes, HR modcropped so that HR = scale × LR exactly."""
+def read_pair(pair: ImagePair, scale: int, min_lr_size: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(LR, HR) RGB uint8, HR modcropped so that HR = scale × LR exactly; ImageError names the
+    file that is unreadable, too small or of the wrong size."""
     hr = modcrop(load_rgb(pair.hr), scale)
     if min(hr.shape[:2]) // scale < max(min_lr_size, 1):
         # checked before downscaling: Pillow cannot resize to a zero-sized image
@@ -84,37 +88,50 @@ def load_pair(pair: ImagePair, scale: int, min_lr_size: int = 1) -> tuple[np.nda
             f"needs ≥ {min_lr_size} px)"
         )
     if pair.lr is None:
-        lr = downscale(hr, scale)
-    else:
-        lr = load_rgb(pair.lr)
-        if lr.shape[0] * scale != hr.shape[0] or lr.shape[1] * scale != hr.shape[1]:
-            raise ImageError(
-                f"{pair.lr}: LR size {lr.shape[1]}×{lr.shape[0]} does not match HR "
-                f"{pair.hr.name} at ×{scale}"
-            )
-    return luma(lr), luma(hr)
+        return downscale(hr, scale), hr
+    lr = load_rgb(pair.lr)
+    if lr.shape[0] * scale != hr.shape[0] or lr.shape[1] * scale != hr.shape[1]:
+        raise ImageError(
+            f"{pair.lr}: LR size {lr.shape[1]}×{lr.shape[0]} does not match HR "
+            f"{pair.hr.name} at ×{scale}"
+        )
+    return lr, hr
 
 
-def load_pairs(
-    pairs: list[ImagePair], scale: int, min_lr_size: int = 1, root: str | os.PathLike = "."
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Decode all pairs in parallel threads; skip bad files with one warning each and a summary.
+def load_usable(
+    pairs: list[ImagePair], load: Callable[[ImagePair], T], scale: int, root: str | os.PathLike
+) -> list[T]:
+    """`load(pair)` for every pair in parallel threads, in order; a bad file (ImageError) is
+    skipped with one warning naming it, then one line counts them all.
 
     Raises DatasetError when nothing usable is left.
     """
 
-    def load(pair):
+    def load_or_warn(pair):
         try:
-            return load_pair(pair, scale, min_lr_size)
+            return load(pair)
         except ImageError as e:
             log.warning("skipped %s", e)
             return None
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        loaded = list(pool.map(load, pairs))
+        loaded = list(pool.map(load_or_warn, pairs))
     good = [p for p in loaded if p is not None]
     if len(good) < len(pairs):
         log.warning("%s: skipped %d of %d images", root, len(pairs) - len(good), len(pairs))
     if not good:
         raise DatasetError(f"{root}: no usable images for ×{scale} (found {len(pairs)} files)")
     return good
+
+
+def load_pair(pair: ImagePair, scale: int, min_lr_size: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(LR Y, HR Y) uint8 planes of one pair (`read_pair`)."""
+    lr, hr = read_pair(pair, scale, min_lr_size)
+    return luma(lr), luma(hr)
+
+
+def load_pairs(
+    pairs: list[ImagePair], scale: int, min_lr_size: int = 1, root: str | os.PathLike = "."
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(LR Y, HR Y) planes of the usable pairs (see `load_usable`)."""
+    return load_usable(pairs, lambda pair: load_pair(pair, scale, min_lr_size), scale, root)

@@ -27,9 +27,9 @@ import numpy as np
 from PIL import Image
 
 from .atomic import write_text
-from .color import downscale, float_to_y, modcrop, resize_bicubic, upscale_rgb, y_to_float
-from .dataset import DatasetError, ImagePair, find_pairs
-from .imageio import list_images, load_rgb
+from .color import float_to_y, resize_bicubic, upscale_rgb, y_to_float
+from .dataset import DatasetError, ImagePair, find_pairs, load_usable, read_pair
+from .imageio import list_images
 from .metrics import psnr, ssim
 
 
@@ -57,15 +57,17 @@ def _is_grey_file(path: Path) -> bool:
         return False
 
 
-def images_from_pairs(pairs: Sequence[ImagePair], scale: int) -> list[EvalImage]:
-    """RGB (LR, HR) images of dataset pairs; LR from the pair's file or by `downscale`."""
-    images = []
-    for pair in pairs:
-        hr = modcrop(load_rgb(pair.hr), scale)
-        lr = load_rgb(pair.lr) if pair.lr is not None else downscale(hr, scale)
-        hr = hr[: lr.shape[0] * scale, : lr.shape[1] * scale]
-        images.append(EvalImage(pair.hr.stem, lr, hr, _is_grey_file(pair.hr)))
-    return images
+def images_from_pairs(
+    pairs: Sequence[ImagePair], scale: int, root: str | os.PathLike = "."
+) -> list[EvalImage]:
+    """RGB (LR, HR) images of dataset pairs (`read_pair`); bad files are skipped with a warning
+    each, as in training."""
+
+    def load(pair: ImagePair) -> EvalImage:
+        lr, hr = read_pair(pair, scale)
+        return EvalImage(pair.hr.stem, lr, hr, _is_grey_file(pair.hr))
+
+    return load_usable(list(pairs), load, scale, root)
 
 
 def load_images(data_dir: str | os.PathLike, scale: int) -> list[EvalImage]:
@@ -87,7 +89,7 @@ def load_images(data_dir: str | os.PathLike, scale: int) -> list[EvalImage]:
         raise DatasetError(f"{root}: dataset folder not found")
     if not pairs:
         raise DatasetError(f"{root}: no images found")
-    return images_from_pairs(pairs, scale)
+    return images_from_pairs(pairs, scale, root)
 
 
 def y_model(name: str, scale: int, upscale_y: Callable[[np.ndarray], np.ndarray]) -> EvalModel:

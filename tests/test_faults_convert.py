@@ -1,10 +1,12 @@
 """Fault injection for `python -m convert.tflite`: an unwritable output folder and a disk that
-fills up while the model is written. One line on stderr, exit 1, earlier outputs intact, no
-temporary files left."""
+fills up while the model or its report is written. One line on stderr, exit 1, earlier outputs
+intact (the model and its report as a pair), no temporary files left."""
 
 from __future__ import annotations
 
 import errno
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -68,3 +70,30 @@ def test_disk_full_while_writing_keeps_the_earlier_model(tiny_keras, tmp_path, c
     errors = _errors(capsys)
     assert len(errors) == 1 and "No space left on device" in errors[0], errors
     assert _snapshot(out.parent) == before  # old model and report intact, no temp files
+
+
+def test_model_and_report_are_replaced_as_a_pair(tiny_keras, tmp_path, capsys, monkeypatch):
+    """The disk fills up after the new model is flushed, while its report is: the old model must
+    stay too, or the folder would hold a new model described by the old report."""
+    out = tmp_path / "ok" / "m.tflite"
+    assert _convert(tiny_keras, out) == 0
+    before = _snapshot(out.parent)
+    flushed = []
+    real_fsync = os.fsync
+
+    def full_at_the_report(fd):
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        flushed.append(Path(name).name)
+        if name.endswith(".json"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_at_the_report)
+    capsys.readouterr()
+    assert _convert(tiny_keras, out) == 1
+    assert [n.split(".")[1] for n in flushed] == ["m", "m"], flushed  # model flushed, then report
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "m.json: cannot write (No space left on device)" in errors[0]
+    assert _snapshot(out.parent) == before
+    report = json.loads((out.with_suffix(".json")).read_text())
+    assert report["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()  # still a pair
