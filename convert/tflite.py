@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-fold-clip", dest="fold_clip", action="store_false",
                    help="int8: keep the identity path's clip as MINIMUM + RELU")  # fmt: skip
     args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     options = ConvertOptions(
         args.precision or "fp32", args.io_type, args.calibration_samples, args.calibration_frames,
         args.patch_size, args.seed, args.input_size, args.eval_images, args.pre_tanh_clamp,
