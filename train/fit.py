@@ -18,7 +18,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from espcn_edge import DEFAULT_SPEC, SAMPLES_DIR, ModelSpec, parse_spec  # noqa: E402
-from espcn_edge.atomic import remove_stale, write_text  # noqa: E402
+from espcn_edge.atomic import WriteError, remove_stale, write_text  # noqa: E402
 from espcn_edge.dataset import DatasetError  # noqa: E402
 
 log = logging.getLogger("train.fit")
@@ -269,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         run(cfg)
     except (FitError, DatasetError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except WriteError as e:  # disk full or read-only while saving: the earlier files are intact
+        print(f"error: {e}; the earlier checkpoints are intact: make room, then --resume",
+              file=sys.stderr)  # fmt: skip
         return 1
     return 0
 
