@@ -13,14 +13,31 @@ on a Pi 4, so odd widths have padding), `camera_configuration`, `start`/`stop`/`
 Frames show `scene(index, (w, h))`, encoded in the configured colour space (full or limited
 range) with 2×2-averaged chroma; padding bytes are filled with 0xA5 so a reader that ignores the
 stride sees garbage.
+
+Camera faults, set as module attributes or, for a child process, as environment variables:
+
+* `cameras` (`FAKE_PICAMERA2_CAMERAS`, default 1): how many cameras are attached. With none (or
+  `Picamera2(n)` for n ≥ cameras) the constructor raises IndexError "list index out of range",
+  as the real `global_camera_info()[camera_num]` does.
+* `stall_after` (`FAKE_PICAMERA2_STALL_AFTER`): after that many frames no more arrive (a loose
+  ribbon cable: libcamera logs "Camera frontend has timed out!" and completes no request).
+  `capture_request(wait=None)` then blocks for good; `wait=SECONDS` raises TimeoutError, and the
+  timed-out job stays queued, so `stop()` blocks behind it (picamera2 issue #1065) unless
+  `cancel_all_and_flush()` cleared the queue first. `close()` stops the camera directly and
+  never blocks.
+* `vanish_after` (`FAKE_PICAMERA2_VANISH_AFTER`): after that many frames the camera is gone and
+  each capture raises RuntimeError (an error in the event loop reaches the caller through the
+  request's job, as in the real library).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import threading
 import time
+from concurrent.futures import CancelledError
 
 import numpy as np
 from libcamera import ColorSpace, Transform
@@ -31,6 +48,16 @@ PAD = 0xA5
 STRIDE_ALIGN = 64
 FRAME_PERIOD = 1 / 120  # fast, so tests stay short
 instances: list[Picamera2] = []  # every camera made, for tests to inspect
+
+
+def _env_int(name: str, default: int | None = None) -> int | None:
+    value = os.environ.get(name)
+    return default if value is None else int(value)
+
+
+cameras = _env_int("FAKE_PICAMERA2_CAMERAS", 1)
+stall_after = _env_int("FAKE_PICAMERA2_STALL_AFTER")
+vanish_after = _env_int("FAKE_PICAMERA2_VANISH_AFTER")
 
 
 def scene(index: int, size: tuple[int, int]) -> np.ndarray:
@@ -110,7 +137,7 @@ class MappedArray:
 
 class Picamera2:
     def __init__(self, camera_num: int = 0, tuning=None):
-        if camera_num != 0:
+        if camera_num >= cameras:
             raise IndexError("list index out of range")  # what the real one does: no such camera
         self.camera_num = camera_num
         self.camera_properties = {
@@ -125,6 +152,8 @@ class Picamera2:
         self.frame_index = 0
         self.released = 0
         self.closed = False
+        self.queued_jobs = 0  # captures still waiting for a frame (after a timeout)
+        self._cancel = threading.Event()  # set by cancel_all_and_flush for the jobs queued now
         self._lock = threading.Lock()
         instances.append(self)
 
@@ -224,19 +253,44 @@ class Picamera2:
         self.started = True
 
     def stop(self) -> None:
+        if self.started and self.queued_jobs:  # the stop job waits behind them
+            self._wait_in_queue(None)
         self.started = False
 
     def close(self) -> None:
-        self.stop()
+        self.started = False  # the real close() stops the preview first, then the camera directly
         self.is_open = False
         self.closed = True
 
-    def _buffers(self) -> dict[str, np.ndarray]:
+    def cancel_all_and_flush(self) -> None:
+        with self._lock:
+            self.queued_jobs = 0
+            self._cancel.set()
+            self._cancel = threading.Event()
+
+    def _wait_in_queue(self, wait) -> None:
+        """Block like a job no frame completes: until cancelled, or TimeoutError after `wait` s."""
+        with self._lock:
+            cancel = self._cancel
+        if cancel.wait(None if wait in (None, True) else wait):
+            raise CancelledError()
+        raise TimeoutError()  # concurrent.futures.Future.result(timeout) raises it bare
+
+    def _buffers(self, wait=None) -> dict[str, np.ndarray]:
         if not self.started:
             raise RuntimeError("Camera is not running")
         time.sleep(FRAME_PERIOD)
         with self._lock:
-            index, self.frame_index = self.frame_index, self.frame_index + 1
+            index = self.frame_index
+            if vanish_after is not None and index >= vanish_after:
+                raise RuntimeError("camera disconnected")
+            stalled = stall_after is not None and index >= stall_after
+            if stalled:
+                self.queued_jobs += 1
+            else:
+                self.frame_index += 1
+        if stalled:
+            self._wait_in_queue(wait)
         full = self.camera_config["colour_space"].range == ColorSpace.Range.Full
         out = {}
         for name in ("main", "lores"):
@@ -253,7 +307,7 @@ class Picamera2:
         return out
 
     def capture_request(self, wait=None, flush=None) -> CompletedRequest:
-        return CompletedRequest(self, self._buffers())
+        return CompletedRequest(self, self._buffers(wait))
 
     @contextlib.contextmanager
     def captured_request(self, wait=None, flush=None):
@@ -264,14 +318,14 @@ class Picamera2:
             request.release()
 
     def capture_array(self, name: str = "main", wait=None) -> np.ndarray:
-        request = self.capture_request()
+        request = self.capture_request(wait=wait)
         try:
             return request.make_array(name)
         finally:
             request.release()
 
     def capture_buffer(self, name: str = "main", wait=None) -> np.ndarray:
-        request = self.capture_request()
+        request = self.capture_request(wait=wait)
         try:
             return request.make_buffer(name)
         finally:
