@@ -131,7 +131,8 @@ class Pipeline:
         return result
 
     def run(self) -> Stats:
-        """Start source and sinks, run until done, and always stop them again."""
+        """Start source and sinks, run until done, and always stop them again; raises the first
+        error (from starting, a thread or stopping) once everything is stopped."""
         threads = []
         try:
             for sink in self.sinks:
@@ -146,19 +147,20 @@ class Pipeline:
             while not self._stop.wait(0.2):
                 if self._stop_requested:
                     self._stop.set()
-        finally:
-            self._stop.set()
-            for t in threads:
-                t.join(timeout=5)
+        except BaseException as e:  # Ctrl-C included: clean up first, then raise it
+            self.error = self.error or e
+        self._stop.set()
+        for t in threads:
+            t.join(timeout=5)
+        # sinks first: a recording is finalised even when a broken camera hangs in stop()
+        for part in (*self.sinks, self.source):
             try:
-                self.source.stop()
-            finally:
-                for sink in self.sinks:
-                    try:
-                        sink.stop()
-                    except Exception as e:  # finish the others; report this one
-                        log.error("could not stop %s: %s", sink, e)
-                        self.error = self.error or e
+                part.stop()
+            except Exception as e:  # stop the others; report the first error once
+                if self.error is None:
+                    self.error = e
+                else:
+                    log.error("could not stop %s: %s", part, e)
         if self.error is not None:
             raise self.error
         return self.stats

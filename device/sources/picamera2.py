@@ -5,6 +5,11 @@ stream at that size, in the full-range sYCC colour space the model expects. Each
 from the mapped request buffer (`captured_request` + `MappedArray`), copying the three planes
 out once, minding the stride (rows are padded to the ISP's alignment). The Y plane goes to the
 model as it is: a uint8 input quantized with scale 1/255 needs no arithmetic.
+
+A camera that stops delivering frames (a loose ribbon cable, a hung sensor) would block
+`captured_request()` for good, so each read waits at most `frame_timeout` seconds and then fails
+with one line; the runtime exits rather than reopening the camera, since a reopen cannot fix a
+cable and a service manager (systemd `Restart=on-failure`) restarts the whole process anyway.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from .source import Source, SourceError
 log = logging.getLogger(__name__)
 
 DEFAULT_SIZE = (320, 240)
+FRAME_TIMEOUT = 5.0  # seconds without a frame before the camera counts as stalled
+CHECK_CAMERA = "check the ribbon cable and power supply, then start again"
 INSTALL_HINT = (
     "on Raspberry Pi OS: sudo apt install python3-picamera2, and make the venv "
     "with --system-site-packages"
@@ -71,15 +78,19 @@ class Picamera2Source(Source):
         camera_num: int = 0,
         fps: float | None = None,
         buffer_count: int = 4,
+        frame_timeout: float = FRAME_TIMEOUT,
     ):
         super().__init__(even_size(size or DEFAULT_SIZE), None)  # the sensor paces frames
         self.camera_num = camera_num
         self.frame_rate = fps
         self.buffer_count = buffer_count
+        # a slow frame rate asked for is not a stall
+        self.frame_timeout = max(frame_timeout, 3 / fps) if fps else frame_timeout
         self.name = f"picamera2:{camera_num}"
         self.cam = None
         self.stride = 0
         self.full_range = True
+        self._stalled = False
 
     def start(self) -> None:
         super().start()
@@ -93,10 +104,15 @@ class Picamera2Source(Source):
         self._mapped_array = MappedArray
         try:
             self.cam = Picamera2(self.camera_num)
-        except (RuntimeError, IndexError) as e:
+        except IndexError as e:  # picamera2 indexes its list of attached cameras
             raise SourceError(
-                f"{self.name}: cannot open the camera ({e}); is it connected "
-                "and enabled, and not used by another program?"
+                f"{self.name}: cannot open the camera: none attached as number "
+                f"{self.camera_num} (rpicam-hello --list-cameras lists them); {CHECK_CAMERA}"
+            ) from e
+        except RuntimeError as e:
+            raise SourceError(
+                f"{self.name}: cannot open the camera ({e}); is it enabled, "
+                "and not used by another program?"
             ) from e
         try:
             controls = {}
@@ -129,9 +145,19 @@ class Picamera2Source(Source):
 
     def _read(self) -> Frame | None:
         t0 = time.perf_counter()
-        with self.cam.captured_request() as request:
-            with self._mapped_array(request, "lores", write=False) as mapped:
-                y, u, v = yuv420_planes(mapped.array, *self.size, self.stride)
+        try:
+            with self.cam.captured_request(wait=self.frame_timeout) as request:
+                with self._mapped_array(request, "lores", write=False) as mapped:
+                    y, u, v = yuv420_planes(mapped.array, *self.size, self.stride)
+        except SourceError:
+            raise
+        except TimeoutError as e:
+            self._stalled = True
+            raise SourceError(
+                f"{self.name}: no frame for {self.frame_timeout:g} s; {CHECK_CAMERA}"
+            ) from e
+        except (RuntimeError, OSError) as e:
+            raise SourceError(f"{self.name}: the camera failed ({e}); {CHECK_CAMERA}") from e
         if not self.full_range:
             y, u, v = limited_to_full(y, u, v)
         now = time.perf_counter()
@@ -142,6 +168,11 @@ class Picamera2Source(Source):
         if cam is None:
             return
         try:
-            cam.stop()
-        finally:
-            cam.close()
+            try:
+                if self._stalled:  # the timed-out capture is still queued and would block stop()
+                    cam.cancel_all_and_flush()
+                cam.stop()
+            finally:
+                cam.close()
+        except RuntimeError as e:
+            raise SourceError(f"{self.name}: could not stop the camera ({e})") from e
