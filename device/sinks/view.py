@@ -5,12 +5,16 @@ Three fixed routes and nothing else (no files are served, so no path can reach t
 ``/stats.json`` the live statistics. Each frame is encoded once, only while someone watches,
 and shared by every client; each client thread sends the newest frame when it is ready for one,
 so a slow client skips frames and a vanished one ends its own thread — the pipeline never waits.
+Bounded under load: at most MAX_CLIENTS connections at once (a 503 beyond), each holding at most
+one frame, and a client that stalls a read or a write for CLIENT_TIMEOUT seconds is dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,7 +29,12 @@ from .sink import Sink, SinkError
 log = logging.getLogger(__name__)
 
 BOUNDARY = "espcnframe"
-SEND_TIMEOUT = 10.0  # seconds a client may stall a write before it is dropped
+CLIENT_TIMEOUT = 10.0  # seconds a client may stall a request or a frame before it is dropped
+MAX_CLIENTS = 64  # connections served at once, one thread each; more get a 503
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 5\r\nRetry-After: 1\r\nConnection: close\r\n\r\nbusy\n"
+)
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -38,24 +47,31 @@ def parse_address(text: str) -> tuple[str, int]:
 
 
 class FrameHub:
-    """The newest encoded frame, with a sequence number clients wait on."""
+    """The newest frame as a ready multipart part (built once, sent by every client as is),
+    with a sequence number clients wait on."""
 
     def __init__(self):
         self.cond = threading.Condition()
-        self.jpeg: bytes | None = None
+        self.part: bytes | None = None
         self.seq = 0
         self.clients = 0
         self.closed = False
 
     def publish(self, jpeg: bytes) -> None:
+        part = (
+            f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+            f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
+            + jpeg
+            + b"\r\n"
+        )
         with self.cond:
-            self.jpeg, self.seq = jpeg, self.seq + 1
+            self.part, self.seq = part, self.seq + 1
             self.cond.notify_all()
 
     def wait_newer(self, seq: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
         with self.cond:
             self.cond.wait_for(lambda: self.seq > seq or self.closed, timeout)
-            return self.seq, self.jpeg if self.seq > seq else None
+            return self.seq, self.part if self.seq > seq else None
 
     def close(self) -> None:
         with self.cond:
@@ -66,6 +82,8 @@ class FrameHub:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = CLIENT_TIMEOUT  # on every read and write, so no client holds a thread forever
+    default_request_version = "HTTP/1.0"  # so a request line without one still gets a status
 
     def log_message(self, fmt, *args):  # route the access log to logging, not stderr
         log.debug("%s " + fmt, self.address_string(), *args)
@@ -97,7 +115,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self) -> None:
         hub = self.server.hub
         self.close_connection = True
-        self.connection.settimeout(SEND_TIMEOUT)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
         self.send_header("Cache-Control", "no-store")
@@ -108,17 +125,10 @@ class _Handler(BaseHTTPRequestHandler):
         seq = 0
         try:
             while not hub.closed:
-                seq, jpeg = hub.wait_newer(seq)
-                if jpeg is None:
-                    continue
-                self.wfile.write(
-                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                    f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
-                    + jpeg
-                    + b"\r\n"
-                )
-                self.wfile.flush()
-        except OSError as e:  # client went away or stalled past SEND_TIMEOUT
+                seq, part = hub.wait_newer(seq)
+                if part is not None:
+                    self.wfile.write(part)
+        except OSError as e:  # client went away or stalled past CLIENT_TIMEOUT
             log.debug("stream client %s left: %s", self.address_string(), e)
         finally:
             with hub.cond:
@@ -128,10 +138,41 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = MAX_CLIENTS  # listen backlog: a burst of connects is not refused
 
     def __init__(self, address, hub: FrameHub, stats: Stats, page_html: bytes):
         self.hub, self.stats, self.page = hub, stats, page_html
+        self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
         super().__init__(address, _Handler)
+
+    def process_request(self, request, client_address):
+        """One thread per connection while a slot is free; beyond MAX_CLIENTS, a 503 from the
+        accepting thread (a small write to a fresh socket, so it cannot block) and close."""
+        if not self.slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.send(BUSY)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def handle_error(self, request, client_address):
+        """A client that resets or stalls is routine for a live view: a debug line, not the
+        default traceback on stderr; anything else is a bug and is logged in full."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            log.debug("client %s: %s", client_address[0], error)
+        else:
+            log.exception("live view: error serving %s", client_address[0])
 
 
 class ViewSink(Sink):
@@ -172,7 +213,7 @@ class ViewSink(Sink):
         log.info("live view on %s", self.url)
 
     def output(self, result: Result) -> None:
-        if self.hub.clients == 0 and self.hub.jpeg is not None:
+        if self.hub.clients == 0 and self.hub.part is not None:
             return  # nobody watching: keep the last frame, spend nothing
         self.hub.publish(encode_planes(*view_planes(result, self.compare)))
 
