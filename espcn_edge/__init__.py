@@ -13,5 +13,12 @@ __version__ = "0.1.0"
 SAMPLES_DIR = files(__package__) / "samples"
 MODELS_DIR = files(__package__) / "models"
 
-__all__ = ["DEFAULT_SPEC", "SPECS", "ModelSpec", "parse_spec", "SAMPLES_DIR", "MODELS_DIR",
-           "__version__"]
+__all__ = [
+    "DEFAULT_SPEC",
+    "SPECS",
+    "ModelSpec",
+    "parse_spec",
+    "SAMPLES_DIR",
+    "MODELS_DIR",
+    "__version__",
+]

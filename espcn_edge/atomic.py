@@ -125,4 +125,4 @@ def is_temp_name(name: str) -> bool:
     return bool(m) and m.group(1).endswith(m.group(2) or "")
 
 
-_TEMP_NAME = re.compile(r"^\.(.+)\.[a-z0-9_]{8}(\.[^.]+)?$")
+_TEMP_NAME = re.compile(r"^\.(.+)\.[a-z0-9_]{8}((?:\.[^.]+)*)$")  # suffixes like .weights.h5
