@@ -23,21 +23,20 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from espcn_edge import SAMPLES_DIR, __version__
+from espcn_edge.atomic import write_files
+from espcn_edge.dataset import find_pairs
+from espcn_edge.evaluate import images_from_pairs, load_images
+from espcn_edge.quiet import import_tensorflow_quietly
+from espcn_edge.spec import PRE_TANH_RANGE
+from espcn_edge.tflite_meta import add_metadata
 
-from espcn_edge import SAMPLES_DIR, __version__  # noqa: E402
-from espcn_edge.atomic import write_files  # noqa: E402
-from espcn_edge.dataset import find_pairs  # noqa: E402
-from espcn_edge.evaluate import images_from_pairs, load_images  # noqa: E402
-from espcn_edge.spec import PRE_TANH_RANGE  # noqa: E402
-from espcn_edge.tflite_meta import add_metadata  # noqa: E402
-
-from .calibration import calibration_lr, calibration_planes  # noqa: E402
-from .fold_clip import fold_clip  # noqa: E402
-from .keras_model import ConvertError, convert_model, io_details, load_keras, model_spec  # noqa: E402
-from .ops import check_int8, read_graph  # noqa: E402
-from .ranges import clamp_pre_tanh  # noqa: E402
-from .report import evaluate, format_report, white_level  # noqa: E402
+from .calibration import calibration_lr, calibration_planes
+from .fold_clip import fold_clip
+from .keras_model import ConvertError, convert_model, io_details, load_keras, model_spec
+from .ops import check_int8, read_graph
+from .ranges import clamp_pre_tanh
+from .report import evaluate, format_report, white_level
 
 
 @dataclass
@@ -206,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="int8: keep the identity path's clip as MINIMUM + RELU")  # fmt: skip
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    import_tensorflow_quietly()
     options = ConvertOptions(
         args.precision or "fp32", args.io_type, args.calibration_samples, args.calibration_frames,
         args.patch_size, args.seed, args.input_size, args.eval_images, args.pre_tanh_clamp,

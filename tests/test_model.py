@@ -154,7 +154,7 @@ def test_core_package_imports_without_tensorflow():
         sys.modules["tensorflow"] = None  # any `import tensorflow` now raises ImportError
         sys.modules["keras"] = None
         import espcn_edge
-        from espcn_edge import atomic, color, dataset, imageio, metrics, spec
+        from espcn_edge import atomic, color, dataset, imageio, metrics, quiet, spec
         assert espcn_edge.DEFAULT_SPEC.params(2) > 0
         try:
             import espcn_edge.model

@@ -10,16 +10,14 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import shutil
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from espcn_edge import DEFAULT_SPEC, SAMPLES_DIR, ModelSpec, parse_spec  # noqa: E402
-from espcn_edge.atomic import WriteError, remove_stale, write_text  # noqa: E402
-from espcn_edge.dataset import DatasetError  # noqa: E402
+from espcn_edge import DEFAULT_SPEC, SAMPLES_DIR, ModelSpec, parse_spec
+from espcn_edge.atomic import WriteError, remove_stale, write_text
+from espcn_edge.dataset import DatasetError
+from espcn_edge.quiet import import_tensorflow_quietly
 
 log = logging.getLogger("train.fit")
 LOCAL_DIV2K = Path("data/DIV2K")
@@ -249,6 +247,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    import_tensorflow_quietly()
     try:
         cfg = FitConfig(
             out=args.out or Path(f"runs/x{args.scale}"),

@@ -1,0 +1,49 @@
+"""`import_tensorflow_quietly`: native start-up lines on fd 2 hidden, shown again on failure.
+
+A stand-in `tensorflow` package that writes to file descriptor 2 from the import (as TF's C++
+side does) makes the behaviour visible without depending on what a TF version prints.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _import_with(tmp_path: Path, tensorflow_body: str) -> subprocess.CompletedProcess:
+    (tmp_path / "tensorflow").mkdir()
+    (tmp_path / "tensorflow" / "__init__.py").write_text(textwrap.dedent(tensorflow_body))
+    (tmp_path / "keras.py").write_text("")
+    code = (
+        "import sys; from espcn_edge.quiet import import_tensorflow_quietly\n"
+        "import_tensorflow_quietly(); print('imported', flush=True)\n"
+        "sys.stderr.write('our own line\\n')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_native_start_up_lines_are_hidden_and_stderr_works_after(tmp_path):
+    r = _import_with(tmp_path, "import os\nos.write(2, b'I0000 port.cc:153] oneDNN notice\\n')\n")
+    assert r.returncode == 0 and r.stdout == "imported\n"
+    assert r.stderr == "our own line\n"
+
+
+def test_what_a_failing_import_printed_is_shown(tmp_path):
+    r = _import_with(
+        tmp_path,
+        """
+        import os
+        os.write(2, b'F0000 cpu_feature_guard.cc] AVX not available\\n')
+        raise ImportError("DLL load failed")
+        """,
+    )
+    assert r.returncode == 1 and "imported" not in r.stdout
+    assert "AVX not available" in r.stderr and "ImportError: DLL load failed" in r.stderr
