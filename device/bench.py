@@ -28,9 +28,8 @@ from .engine import (
     DEFAULT_ENGINE,
     CommandError,
     EngineOptions,
-    HelpFormatter,
     add_engine_args,
-    fail,
+    command_parser,
     open_upscaler,
     setup_logging,
 )
@@ -175,11 +174,7 @@ def format_report(rep: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="espcn-edge bench",
-        description=__doc__,
-        formatter_class=HelpFormatter,
-    )
+    p = command_parser("bench", __doc__)
     p.add_argument("--size", type=parse_size, default=(320, 240), help="LR frame size WxH")
     p.add_argument("--frames", type=int, default=60, help="frames measured (after warm-up)")
     p.add_argument("--warmup", type=int, default=5, help="frames run before measuring")
@@ -199,17 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     if args.frames < 1 or args.warmup < 0:
-        return fail("bench", "--frames must be ≥ 1 and --warmup ≥ 0")
-    try:
-        report = run(
-            args.size,
-            EngineOptions.from_args(args),
-            args.frames,
-            args.warmup,
-            args.vs_opencv,
-        )
-    except CommandError as e:
-        return fail("bench", e)
+        raise CommandError("--frames must be ≥ 1 and --warmup ≥ 0")
+    report = run(args.size, EngineOptions.from_args(args), args.frames, args.warmup, args.vs_opencv)
     print(format_report(report))
     if args.json:
         write_text(args.json, json.dumps(report, indent=2) + "\n")

@@ -14,18 +14,16 @@ from pathlib import Path
 
 from .engine import (
     DEFAULT_ENGINE,
-    CommandError,
     EngineOptions,
-    HelpFormatter,
     add_engine_args,
-    fail,
+    command_parser,
     open_upscaler,
     setup_logging,
 )
 from .frames import parse_size
 from .pipeline import Pipeline
-from .sinks import RecordSink, Sink, SinkError, ViewSink, WindowSink, parse_address
-from .sources import SPECS_HELP, SourceError, open_source
+from .sinks import RecordSink, Sink, ViewSink, WindowSink, parse_address
+from .sources import SPECS_HELP, open_source
 from .stats import Stats
 
 log = logging.getLogger("device.camera")
@@ -96,11 +94,7 @@ def run(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="espcn-edge camera",
-        description=__doc__,
-        formatter_class=HelpFormatter,
-    )
+    p = command_parser("camera", __doc__)
     p.add_argument(
         "--source",
         default="auto",
@@ -138,19 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    try:
-        stats = run(
-            source=args.source,
-            size=args.size,
-            engine=EngineOptions.from_args(args),
-            view=args.view,
-            compare=args.compare,
-            window=args.window,
-            record=args.record,
-            frames=args.frames,
-            fps=args.fps,
-        )
-    except (CommandError, SourceError, SinkError) as e:
-        return fail("camera", e)
+    stats = run(
+        source=args.source,
+        size=args.size,
+        engine=EngineOptions.from_args(args),
+        view=args.view,
+        compare=args.compare,
+        window=args.window,
+        record=args.record,
+        frames=args.frames,
+        fps=args.fps,
+    )
     print(stats.summary())
     return 0

@@ -1,9 +1,21 @@
-"""`espcn-edge` console command: one subcommand per module, each with its own `main(argv)`."""
+"""`espcn-edge` console command: one subcommand per module, each with its own `main(argv)`.
+
+The problems a user can meet while a command runs (a bad request, a missing model or camera, an
+unreadable input, a full or read-only disk) are caught here, once for all commands, and become
+one line `espcn-edge COMMAND: …` with exit status 2.
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
+
+from espcn_edge.imageio import ImageError
+from espcn_edge.runtime import ModelError
+
+from .engine import CommandError, fail
+from .sinks import SinkError
+from .sources import SourceError
 
 COMMANDS = {
     "eval": ("espcn_edge.evaluate", "PSNR/SSIM of models on a benchmark set (Set5, Set14, …)"),
@@ -29,7 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"espcn-edge: unknown command {argv[0]!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
-    return module.main(argv[1:])
+    try:
+        return module.main(argv[1:])
+    except (CommandError, SourceError, SinkError, ImageError, ModelError, OSError) as e:
+        return fail(argv[0], e)
 
 
 if __name__ == "__main__":

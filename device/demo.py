@@ -28,15 +28,14 @@ from .engine import (
     DEFAULT_ENGINE,
     CommandError,
     EngineOptions,
-    HelpFormatter,
     add_engine_args,
-    fail,
+    command_parser,
     open_upscaler,
     setup_logging,
 )
 from .frames import Result, parse_size
 from .pipeline import Pipeline
-from .sinks import Sink, SinkError, ViewSink, parse_address
+from .sinks import Sink, ViewSink, parse_address
 from .sinks.jpeg import view_planes
 from .sources import DemoSource
 from .stats import Stats
@@ -159,11 +158,7 @@ def run(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="espcn-edge demo",
-        description=__doc__,
-        formatter_class=HelpFormatter,
-    )
+    p = command_parser("demo", __doc__)
     p.add_argument("--frames", type=int, default=90, help="frames to stream (0: until Ctrl-C)")
     p.add_argument("--size", type=parse_size, default=(320, 240), help="LR frame size WxH")
     p.add_argument(
@@ -187,17 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    try:
-        stats, report = run(
-            EngineOptions.from_args(args),
-            args.frames,
-            args.size,
-            args.out,
-            args.view,
-            args.vs_opencv,
-        )
-    except (CommandError, SinkError) as e:
-        return fail("demo", e)
+    stats, report = run(
+        EngineOptions.from_args(args), args.frames, args.size, args.out, args.view, args.vs_opencv
+    )
     print(f"pipeline: {stats.summary()}")
     print(bench.format_report(report))
     return 0

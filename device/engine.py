@@ -1,4 +1,5 @@
-"""The engine options every device command shares, and creating the upscaler once from them."""
+"""What every device command shares: its parser, the engine options and creating the upscaler
+once from them, and how a problem becomes one line."""
 
 from __future__ import annotations
 
@@ -28,6 +29,13 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
 class CommandError(RuntimeError):
     """A user-facing problem: printed as one line, exit status 2 (1 for partial failures)."""
+
+
+def command_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
+    """The parser of `espcn-edge NAME`, its help text the module docstring."""
+    return argparse.ArgumentParser(
+        prog=f"espcn-edge {name}", description=doc, formatter_class=HelpFormatter
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +111,7 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
-def fail(command: str, error: BaseException, status: int = 2) -> int:
+def fail(command: str, error: BaseException | str, status: int = 2) -> int:
+    """Print `espcn-edge COMMAND: error` as the one line a user sees; returns the exit status."""
     print(f"espcn-edge {command}: {error}", file=sys.stderr)
     return status

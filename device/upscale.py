@@ -26,9 +26,8 @@ from .engine import (
     DEFAULT_ENGINE,
     CommandError,
     EngineOptions,
-    HelpFormatter,
     add_engine_args,
-    fail,
+    command_parser,
     open_upscaler,
     setup_logging,
 )
@@ -158,11 +157,7 @@ def run(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="espcn-edge upscale",
-        description=__doc__,
-        formatter_class=HelpFormatter,
-    )
+    p = command_parser("upscale", __doc__)
     p.add_argument(
         "paths",
         nargs="+",
@@ -184,12 +179,5 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    try:
-        failed = run(
-            args.paths,
-            args.output,
-            EngineOptions.from_args(args),
-        )
-    except CommandError as e:
-        return fail("upscale", e)
+    failed = run(args.paths, args.output, EngineOptions.from_args(args))
     return 1 if failed else 0

@@ -196,3 +196,32 @@ def test_remove_stale_deletes_what_a_killed_writer_left_and_nothing_else(tmp_pat
 
     assert {p.name for p in remove_stale(tmp_path)} == left
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == keep
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["camera", "--source", "demo", "--size", "64x48", "--frames", "3", "--record", "{}/r.mp4"],
+        ["camera", "--source", "demo", "--size", "64x48", "--frames", "3", "--record", "{}/dir"],
+        ["bench", "--size", "64x48", "--frames", "2", "--warmup", "0", "--json", "{}/b.json"],
+        ["demo", "--size", "64x48", "--frames", "2", "--out", "{}/d.png"],
+        ["eval", "--model", "bicubic", "--data", str(SET5), "--json", "{}/e.json"],
+    ],
+    ids=["camera-mp4", "camera-dir", "bench", "demo", "eval"],
+)
+def test_an_unwritable_output_is_one_line_for_every_command(command, tiny, tmp_path, capsys):
+    """The output's folder is a regular file (unwritable even for root): one line naming it."""
+    from device.cli import main
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    args = [a.format(blocker) for a in command]
+    if command[0] != "eval":
+        args += ["--model", str(tiny)]
+    capsys.readouterr()
+    status = main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == (1 if command[0] == "eval" else 2)
+    assert len(err) == 1 and err[0].startswith(f"espcn-edge {command[0]}: "), err
+    assert str(blocker) in err[0] and "Traceback" not in err[0]
+    assert blocker.read_text() == "not a folder"

@@ -42,7 +42,12 @@ class RecordSink(Sink):
                     f"--record {self.target}: exists and is not a folder; give a "
                     f"folder or a video file ({', '.join(VIDEO_SUFFIXES)})"
                 )
-            self.target.mkdir(parents=True, exist_ok=True)
+            try:
+                self.target.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise SinkError(
+                    f"--record {self.target}: cannot create the folder ({e.strerror or e})"
+                ) from None
         else:
             try:
                 import cv2  # noqa: F401
