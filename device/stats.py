@@ -38,8 +38,13 @@ class Stats:
             self.frames += 1
             self._done.append(now)
             self._latency.append((now - t_capture) * 1e3)
-            for name, ms in stage_ms.items():
-                self._stages.setdefault(name, deque(maxlen=self._done.maxlen)).append(ms)
+        for name, ms in stage_ms.items():
+            self.add_stage(name, ms)
+
+    def add_stage(self, name: str, ms: float) -> None:
+        """A stage timed off the frame path, such as the live view's JPEG encoding."""
+        with self._lock:
+            self._stages.setdefault(name, deque(maxlen=self._done.maxlen)).append(ms)
 
     def snapshot(self) -> dict:
         with self._lock:

@@ -3,8 +3,9 @@
 Three fixed routes and nothing else (no files are served, so no path can reach the disk):
 ``/`` the page, ``/stream.mjpg`` the MJPEG stream (multipart/x-mixed-replace) and
 ``/stats.json`` the live statistics. Each frame is encoded once, only while someone watches,
-and shared by every client; each client thread sends the newest frame when it is ready for one,
-so a slow client skips frames and a vanished one ends its own thread — the pipeline never waits.
+by the view's own thread (so the pipeline's frame rate does not depend on who watches) and shared
+by every client; each client thread sends the newest frame when it is ready for one, so a slow
+client skips frames and a vanished one ends its own thread — the pipeline never waits.
 Bounded under load: at most MAX_CLIENTS connections at once (a 503 beyond), each holding at most
 one frame, and a client that stalls a read or a write for CLIENT_TIMEOUT seconds is dropped.
 """
@@ -16,6 +17,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -46,32 +48,33 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def multipart(jpeg: bytes) -> bytes:
+    """One part of the MJPEG stream, built once per frame and sent by every client as is."""
+    head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+    return head.encode() + jpeg + b"\r\n"
+
+
 class FrameHub:
-    """The newest frame as a ready multipart part (built once, sent by every client as is),
-    with a sequence number clients wait on."""
+    """The newest item (a result to encode, or a part to send) with a sequence number that
+    readers wait on; `clients` counts the stream clients reading it."""
 
     def __init__(self):
         self.cond = threading.Condition()
-        self.part: bytes | None = None
+        self.item = None
         self.seq = 0
         self.clients = 0
         self.closed = False
 
-    def publish(self, jpeg: bytes) -> None:
-        part = (
-            f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-            f"Content-Length: {len(jpeg)}\r\n\r\n".encode()
-            + jpeg
-            + b"\r\n"
-        )
+    def publish(self, item) -> None:
         with self.cond:
-            self.part, self.seq = part, self.seq + 1
+            self.item, self.seq = item, self.seq + 1
             self.cond.notify_all()
 
-    def wait_newer(self, seq: int, timeout: float = 1.0) -> tuple[int, bytes | None]:
+    def wait_newer(self, seq: int, timeout: float = 1.0) -> tuple[int, object]:
+        """(the newest seq, its item) once newer than `seq`, else (seq, None) after `timeout`."""
         with self.cond:
             self.cond.wait_for(lambda: self.seq > seq or self.closed, timeout)
-            return self.seq, self.part if self.seq > seq else None
+            return self.seq, self.item if self.seq > seq else None
 
     def close(self) -> None:
         with self.cond:
@@ -185,9 +188,9 @@ class ViewSink(Sink):
         self.stats = stats
         self.scale = scale
         self.compare = compare
-        self.hub = FrameHub()
+        self.hub = FrameHub()  # encoded parts, for the clients
+        self._results = FrameHub()  # results to encode, for the encoder thread
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -203,21 +206,32 @@ class ViewSink(Sink):
             raise SinkError(
                 f"--view {self.address[0]}:{self.address[1]}: cannot listen ({e.strerror or e})"
             ) from e
-        self._thread = threading.Thread(
+        threading.Thread(
             target=self._server.serve_forever,
             name="view",
             kwargs={"poll_interval": 0.2},
             daemon=True,
-        )
-        self._thread.start()
+        ).start()
+        threading.Thread(target=self._encode, name="view-encode", daemon=True).start()
         log.info("live view on %s", self.url)
 
     def output(self, result: Result) -> None:
-        if self.hub.clients == 0 and self.hub.part is not None:
+        if self.hub.clients == 0 and self.hub.item is not None:
             return  # nobody watching: keep the last frame, spend nothing
-        self.hub.publish(encode_planes(*view_planes(result, self.compare)))
+        self._results.publish(result)
+
+    def _encode(self) -> None:
+        """Encodes the newest result (skipping any that came meanwhile) for the clients."""
+        seq = 0
+        while not self._results.closed:
+            seq, result = self._results.wait_newer(seq)
+            if result is not None:
+                t0 = time.perf_counter()
+                self.hub.publish(multipart(encode_planes(*view_planes(result, self.compare))))
+                self.stats.add_stage("jpeg", (time.perf_counter() - t0) * 1e3)
 
     def stop(self) -> None:
+        self._results.close()
         self.hub.close()
         if self._server is not None:
             self._server.shutdown()
