@@ -36,11 +36,11 @@ PUBLISHED = {
 }
 GOALS = {2: (36.9, 32.5), 3: (33.0, 29.4), 4: (30.7, 27.5)}
 RECIPE = """How they were made (T91 + BSD200, `benchmarks/common.py:training_folder`):
-×2 `python -m train.fit --scale 2 --epochs 40 --steps-per-epoch 1000` (40,000 steps), then
-`--qat --init-from` it with `--lr 5e-4 --epochs 4 --steps-per-epoch 1000`; ×3 and ×4 started
-conv1–conv6 from a ×2 checkpoint (`--init-from`, 25,000 steps each), were trained 30,000 steps
-more from their best checkpoint (`--init-from`, `--lr 3e-4`: int8 +0.01–0.05 dB, so training has
-all but saturated on these 291 images) and got the same QAT fine-tune; `python benchmarks/ship.py runs/…/best.keras` converted each to int8 (default
+×2 `python -m train.fit --scale 2 --epochs 40 --steps-per-epoch 1000` (40,000 steps); ×3 and ×4
+started conv1–conv6 from a ×2 checkpoint (`--init-from`, 25,000 steps each). Each was then trained
+30,000 steps more from its best checkpoint (`--init-from`, `--lr 3e-4 --epochs 30`: int8 +0.01 to
++0.09 dB, so training has all but saturated on these 291 images) and fine-tuned with `--qat
+--init-from` it, `--lr 5e-4 --epochs 4 --steps-per-epoch 1000`; `python benchmarks/ship.py runs/…/best.keras` converted each to int8 (default
 converter options, calibrated on the training images) and copied it into `espcn_edge/models/`."""
 CHOICE = """**The choice.** The identity path is what makes this network work at all at a small
 budget: the same layers without it (`seed`) are still below bicubic after 6,000 steps and lose
@@ -323,6 +323,8 @@ def main() -> int:
             for s, c in cards.items()
         )
         + ".",
+        "",
+        RECIPE,
         "",
         "![bicubic | espcn-edge int8 | HR](img/crops_x3.png)",
         "",
