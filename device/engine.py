@@ -111,7 +111,7 @@ def setup_logging(verbose: bool = False) -> None:
     )
 
 
-def fail(command: str, error: BaseException | str, status: int = 2) -> int:
-    """Print `espcn-edge COMMAND: error` as the one line a user sees; returns the exit status."""
+def fail(command: str, error: BaseException) -> int:
+    """Print `espcn-edge COMMAND: error` as the one line a user sees; returns exit status 2."""
     print(f"espcn-edge {command}: {error}", file=sys.stderr)
-    return status
+    return 2

@@ -14,8 +14,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from fakes import tiny_model
 
-TINY = "3:8,3:8,3:8,3:8,3:8,3:8,3+skip"
+TINY = tiny_model.SPEC
 EPOCHS = 3
 FAULTS = {
     # the data cannot be flushed: ENOSPC at fsync, after the temp file was written

@@ -11,8 +11,9 @@ import os
 from pathlib import Path
 
 import pytest
+from fakes import tiny_model
 
-TINY = "3:8,3:8,3:8,3:8,3:8,3:8,3+skip"
+TINY = tiny_model.SPEC
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import BSD200, _require, png16_rgb, read_rgb
+from conftest import BSD200, _encoded, _require, png16_rgb, read_rgb
+from fakes import tiny_model
 from PIL import Image
 
 from espcn_edge.color import downscale
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = "3:8,3:8,3:8,3:8,3:8,3:8,3+skip"
+TINY = tiny_model.SPEC
 SIDE, PATCH = 120, 24  # HR crops and LR patch side (×2: LR 60 px)
 TRAIN = [f"{i:04d}" for i in range(1, 37)]
 VALID = [f"{i:04d}" for i in range(801, 807)]
@@ -46,14 +47,6 @@ ODD = {
     "DIV2K_train_LR_bicubic/X2/0021x2.png": "greyscale PNG",
     "DIV2K_valid_HR/0805.png": "greyscale PNG",
 }
-
-
-def _encoded(rgb: np.ndarray, fmt: str, **options) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, fmt, **options)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

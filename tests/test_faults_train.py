@@ -17,10 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+from fakes import tiny_model
+
 from espcn_edge.atomic import is_temp_name
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = "3:8,3:8,3:8,3:8,3:8,3:8,3+skip"
+TINY = tiny_model.SPEC
 EPOCHS, STEPS = 12, 30
 KILLS = 5
 MID_WRITE = 2  # this kill waits for a checkpoint's temporary file to appear

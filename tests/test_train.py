@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import tiny_model
 
 tf = pytest.importorskip("tensorflow")
 
@@ -22,7 +23,7 @@ from espcn_edge.spec import parse_spec  # noqa: E402
 from train.data import DataGenerator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = "3:8,3:8,3:8,3:8,3:8,3:8,3+skip"
+TINY = tiny_model.SPEC
 
 
 def _dihedral(a: np.ndarray) -> list[np.ndarray]:
