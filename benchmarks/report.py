@@ -40,8 +40,9 @@ RECIPE = """How they were made (T91 + BSD200, `benchmarks/common.py:training_fol
 started conv1–conv6 from a ×2 checkpoint (`--init-from`, 25,000 steps each). Each was then trained
 30,000 steps more from its best checkpoint (`--init-from`, `--lr 3e-4 --epochs 30`: int8 +0.01 to
 +0.09 dB, so training has all but saturated on these 291 images) and fine-tuned with `--qat
---init-from` it, `--lr 5e-4 --epochs 4 --steps-per-epoch 1000`; `python benchmarks/ship.py runs/…/best.keras` converted each to int8 (default
-converter options, calibrated on the training images) and copied it into `espcn_edge/models/`."""
+--init-from` it, `--lr 5e-4 --epochs 4 --steps-per-epoch 1000`; `python benchmarks/ship.py
+runs/…/best.keras` converted each to int8 (default converter options, calibrated on the training
+images) and copied it into `espcn_edge/models/`."""
 CHOICE = """**The choice.** The identity path is what makes this network work at all at a small
 budget: the same layers without it (`seed`) are still below bicubic after 6,000 steps and lose
 more in int8. Below the camera budget of 25 k MAC per LR pixel, the four candidates with the path
