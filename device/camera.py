@@ -79,7 +79,7 @@ def run(
     if window:
         sinks.append(WindowSink(compare))
     if record:
-        sinks.append(RecordSink(record, fps=fps or 30.0, compare=compare))
+        sinks.append(RecordSink(record, compare=compare, stats=stats))
     pipeline = Pipeline(src, upscaler.upscale_y, sinks, max_frames=frames, stats=stats)
     with stop_on_signals(pipeline.request_stop):
         log.info(
@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="OUT.mp4|DIR",
-        help="record the super-resolved frames",
+        help="record the super-resolved frames: H.264 video stamped with capture times "
+        "(.mp4, .mov, .mkv) or PNG files in a folder",
     )
     out.add_argument("--frames", type=int, default=None, help="stop after N frames")
     return p

@@ -2,7 +2,9 @@
 
 The capture thread always replaces the waiting frame with the newest one; a frame that was
 still waiting is dropped (and counted), so latency stays at about one frame however slow the
-model is. The inference thread super-resolves the newest frame and hands it to every sink.
+model is. A source that is not live (a folder of images) instead waits until its frame is taken,
+so every frame is processed. The inference thread super-resolves the newest frame and hands it
+to every sink.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class LatestSlot:
         with self._cond:
             dropped = self._item is not None
             self._item = item
-            self._cond.notify()
+            self._cond.notify_all()
             return dropped
 
     def get(self, timeout: float = 0.5) -> Frame | None:
@@ -44,7 +46,13 @@ class LatestSlot:
             if self._item is None and not self._closed:
                 self._cond.wait(timeout)
             item, self._item = self._item, None
+            self._cond.notify_all()  # a capture thread waiting in wait_taken
             return item
+
+    def wait_taken(self, timeout: float = 0.2) -> bool:
+        """Wait until no item is waiting (True), or `timeout` passes."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._item is None, timeout)
 
     def close(self) -> None:
         with self._cond:
@@ -96,6 +104,9 @@ class Pipeline:
                 frame = self.source.read()
                 if frame is None:
                     break
+                while not self.source.live and not self._slot.wait_taken():
+                    if self._stop.is_set():
+                        return
                 self.stats.count_captured(self._slot.put(frame))
         except BaseException as e:  # report in run(), never die silently
             self.error = e

@@ -1,4 +1,5 @@
-"""A small progress bar on stderr: redrawn in place on a terminal, every 10% otherwise."""
+"""A small progress bar with the time left (ETA) on stderr: redrawn in place on a terminal,
+every 10% otherwise."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ class Progress:
             return
         frac = min(self.done / self.total, 1.0)
         rate = self.done / max(time.perf_counter() - self._t0, 1e-9)
-        text = f"{self.label} {self.done}/{self.total} ({rate:.1f}/s) {note}".strip()
+        left = max(self.total - self.done, 0) / rate
+        eta = f"ETA {int(left // 60)}:{int(left % 60):02d}"
+        text = f"{self.label} {self.done}/{self.total} ({rate:.1f}/s, {eta}) {note}".strip()
         if self.tty:
             bar = "#" * round(frac * self.width)
             self.stream.write(f"\r[{bar:<{self.width}}] {text[:60]:<60}")

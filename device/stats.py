@@ -24,6 +24,7 @@ class Stats:
         self.frames = 0
         self.captured = 0
         self.dropped = 0
+        self.unrecorded = 0  # frames a recording's encoder could not keep up with
         self.started = time.perf_counter()
         self.info: dict[str, object] = {}  # static facts: backend, sizes, model, source
 
@@ -31,6 +32,10 @@ class Stats:
         with self._lock:
             self.captured += 1
             self.dropped += int(dropped_previous)
+
+    def count_unrecorded(self) -> None:
+        with self._lock:
+            self.unrecorded += 1
 
     def add(self, t_capture: float, stage_ms: dict[str, float]) -> None:
         now = time.perf_counter()
@@ -51,6 +56,7 @@ class Stats:
             done, lat = list(self._done), np.array(self._latency)
             stages = {k: round(float(np.mean(v)), 2) for k, v in self._stages.items() if v}
             frames, captured, dropped = self.frames, self.captured, self.dropped
+            unrecorded = self.unrecorded
         span = done[-1] - done[0] if len(done) > 1 else 0.0
         fps = (len(done) - 1) / span if span > 0 else 0.0
         return {
@@ -60,6 +66,7 @@ class Stats:
             "frames": frames,
             "captured": captured,
             "dropped": dropped,
+            "unrecorded": unrecorded,
             "stage_ms": stages,
             "uptime_s": round(time.perf_counter() - self.started, 1),
             **self.info,
@@ -71,6 +78,8 @@ class Stats:
         p50, p95 = s["latency_ms_p50"] or 0.0, s["latency_ms_p95"] or 0.0
         return (
             f"{s['frames']} frames, {s['fps']:.1f} fps, latency p50 {p50:.1f} ms / "
-            f"p95 {p95:.1f} ms, dropped {s['dropped']} of {s['captured']} captured; "
+            f"p95 {p95:.1f} ms, dropped {s['dropped']} of {s['captured']} captured"
+            + (f", {s['unrecorded']} not recorded (encoder behind)" if s["unrecorded"] else "")
+            + "; "
             f"per-stage ms: {stages}"
         )

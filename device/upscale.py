@@ -8,7 +8,9 @@
 When two or more paths are given and the last is not an existing file, it is the output (a
 file for one input file, else a folder); -o/--output says it explicitly. Every file is written
 atomically. A file that cannot be read is reported in one line and the others are still done;
-the exit status is then 1.
+the exit status is then 1. Videos become H.264 (MP4, or MOV/MKV by name) frame by frame, each
+frame at its source timestamp, the audio copied unchanged and the rotation kept; --crf sets
+their quality.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ from .engine import (
     open_upscaler,
     setup_logging,
 )
-from .frames import super_resolve
+from .frames import Frame, super_resolve
 from .progress import Progress
-from .sinks import RecordSink, SinkError
-from .sources import SourceError, VideoSource
+from .sinks import SinkError
+from .sinks.h264 import CONTAINERS, DEFAULT_CRF, H264Writer
+from .sources import Clip, SourceError
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm"}
-WRITABLE_VIDEO = {".mp4", ".avi", ".mkv", ".mov"}
+WRITABLE_VIDEO = set(CONTAINERS)  # others (.avi, .webm, .m4v) are written as .mp4
 
 
 @dataclass
@@ -107,34 +110,39 @@ def _image(job: Job, upscaler) -> str:
     return f"{rgb.shape[1]}×{rgb.shape[0]} → {sr.shape[1]}×{sr.shape[0]}, {ms:.0f} ms"
 
 
-def _video(job: Job, upscaler) -> str:
-    source = VideoSource(job.src, realtime=False)
-    sink = RecordSink(job.dst, fps=30.0)
-    source.start()
-    try:
-        sink.fps = source.file_fps if 0 < source.file_fps < 240 else 30.0
-        if job.dst.suffix.lower() not in WRITABLE_VIDEO:
-            raise SinkError(f"{job.dst}: write videos as {', '.join(sorted(WRITABLE_VIDEO))}")
-        sink.start()
-        bar = Progress(source.frame_count, job.src.name)
+def _video(job: Job, upscaler, crf: int = DEFAULT_CRF) -> str:
+    """Decode, upscale and encode frame by frame: each frame keeps its timestamp and duration,
+    the audio is copied unchanged, the rotation is kept; nothing is left behind on failure."""
+    with Clip(job.src) as clip:
+        writer = H264Writer(job.dst, clip.time_base, clip.fps, crf, audio=clip.audio)
+        bar = Progress(clip.frame_count, job.src.name)
         try:
-            while (frame := source.read()) is not None:
-                sink.output(super_resolve(frame, upscaler.upscale_y))
+            for decoded, audio in clip.packets():
+                if audio is not None:
+                    writer.copy_audio(audio)
+                    continue
+                sr = super_resolve(
+                    Frame.from_rgb(decoded.to_ndarray(format="rgb24")), upscaler.upscale_y
+                )
+                writer.write(sr.y, sr.cb, sr.cr, decoded.pts, decoded.duration, clip.display_matrix)
                 bar.update()
+            if writer.count == 0:
+                raise SourceError(f"{job.src}: no frames could be read")
+            writer.close()
+        except BaseException:
+            writer.abort()
+            raise
         finally:
             bar.close()
-            sink.stop()  # finalise (rename into place) only what was fully written
-    finally:
-        source.stop()
-    if sink.count == 0:
-        raise SourceError(f"{job.src}: no frames could be read")
-    return f"{sink.count} frames at {sink.fps:.3g} fps"
+    audio = f", {clip.audio.codec_context.name} audio copied" if clip.audio else ""
+    return f"{writer.count} frames, {writer.seconds:.2f} s at {clip.fps:.3g} fps{audio}"
 
 
 def run(
     paths: list[Path],
     output: Path | None = None,
     engine: EngineOptions = DEFAULT_ENGINE,
+    crf: int = DEFAULT_CRF,
 ) -> int:
     """Upscale everything; returns the number of inputs that failed."""
     jobs = plan(paths, output, engine.scale)
@@ -145,7 +153,7 @@ def run(
         try:
             if job.error:
                 raise CommandError(job.error)
-            info = (_video if job.is_video else _image)(job, upscaler)
+            info = _video(job, upscaler, crf) if job.is_video else _image(job, upscaler)
             print(f"{job.src} → {job.dst} ({info})", flush=True)
         except (CommandError, ImageError, ModelError, SourceError, SinkError, OSError) as e:
             failed += 1
@@ -172,12 +180,26 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="output file (one input) or folder (default: beside each input)",
     )
+    p.add_argument(
+        "--crf",
+        type=_crf,
+        default=DEFAULT_CRF,
+        help="video quality, x264's constant rate factor: 0 lossless … 51 smallest; "
+        "18 looks lossless",
+    )
     add_engine_args(p)
     return p
+
+
+def _crf(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 51:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 51")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    failed = run(args.paths, args.output, EngineOptions.from_args(args))
+    failed = run(args.paths, args.output, EngineOptions.from_args(args), args.crf)
     return 1 if failed else 0

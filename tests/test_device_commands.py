@@ -85,7 +85,7 @@ def test_upscale_video(tiny, tmp_path):
         writer.write(np.full((32, 48, 3), 30 * i, np.uint8))
     writer.release()
     assert cli(["upscale", str(clip), "--model", str(tiny)]) == 0
-    cap = cv2.VideoCapture(str(tmp_path / "clip_x2.avi"))
+    cap = cv2.VideoCapture(str(tmp_path / "clip_x2.mp4"))  # an .avi becomes H.264 MP4
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 6 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 96
     cap.release()
 

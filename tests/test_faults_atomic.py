@@ -118,7 +118,7 @@ def test_upscale_images_and_video(tiny, inputs, tmp_path):
     out = tmp_path / "out"
     with FileAudit() as audit:
         assert main(["upscale", str(inputs), "-o", str(out), "--model", str(tiny)]) == 0
-    assert _check(out, audit) == ["chelsea.png", "clip.avi", "rocket.jpg"]
+    assert _check(out, audit) == ["chelsea.png", "clip.mp4", "rocket.jpg"]
 
 
 @pytest.mark.parametrize("record", ["rec.mp4", "frames"])

@@ -1,91 +1,142 @@
-"""`--record out.mp4` (OpenCV VideoWriter) or `--record DIR` (numbered PNG files).
+"""`--record out.mp4` (H.264, see `h264.py`) or `--record DIR` (numbered PNG files).
 
-The video is written to a temporary file beside the target and renamed over it in `stop()`,
-so an interrupted run leaves the old file or a complete new one, never half a video.
+Each frame is stamped with its capture time, so the video plays at the speed the camera saw,
+however many frames the pipeline dropped. Encoding runs on its own thread behind a queue of
+QUEUE_FRAMES frames: inference never waits for the encoder, and a frame the encoder cannot take
+any more is counted (`Stats.unrecorded`), not lost silently. The video is written to a temporary
+file and renamed into place in `stop()` — on the end, Ctrl-C, SIGTERM or a camera fault — so an
+interrupted run leaves the old file or a complete new one, never half a video.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from pathlib import Path
 
-from espcn_edge.atomic import atomic_path
+from espcn_edge.color import ycbcr_to_rgb
 from espcn_edge.imageio import save_rgb
 
 from ..frames import Result
+from ..stats import Stats
+from .h264 import CAPTURE_TIME_BASE, CONTAINERS, DEFAULT_CRF, H264Writer
 from .jpeg import view_planes
 from .sink import Sink, SinkError
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v", ".mov": "mp4v"}
+QUEUE_FRAMES = 8  # about half a second of a live pipeline: rides out a slow keyframe
+FIRST_DURATION = 1 / 30  # seconds shown for a recording's only frame
 
 
 class RecordSink(Sink):
-    def __init__(self, target: str | Path, fps: float = 30.0, compare: bool = False):
+    def __init__(
+        self,
+        target: str | Path,
+        compare: bool = False,
+        stats: Stats | None = None,
+        crf: int = DEFAULT_CRF,
+    ):
         self.target = Path(target)
-        self.fps = fps
         self.compare = compare
-        self.count = 0
-        self._writer = None
-        self._atomic = None
-        self._tmp: Path | None = None
+        self.stats = stats
+        self.crf = crf
+        self.count = 0  # frames written
+        self.unrecorded = 0  # frames the encoder could not keep up with
+        self._queue: queue.Queue[Result | None] = queue.Queue(QUEUE_FRAMES)
+        self._thread: threading.Thread | None = None
+        self._writer: H264Writer | None = None
+        self._error: BaseException | None = None  # from the encoder thread
+        self._reported = False
 
     @property
     def is_video(self) -> bool:
-        return self.target.suffix.lower() in VIDEO_SUFFIXES
+        return not self.target.is_dir() and bool(self.target.suffix)
 
     def start(self) -> None:
-        if not self.is_video:
-            if self.target.exists() and not self.target.is_dir():
+        if self.is_video:
+            if self.target.suffix.lower() not in CONTAINERS:
                 raise SinkError(
-                    f"--record {self.target}: exists and is not a folder; give a "
-                    f"folder or a video file ({', '.join(VIDEO_SUFFIXES)})"
+                    f"--record {self.target}: cannot record {self.target.suffix} files; give a "
+                    f"video file ({', '.join(CONTAINERS)}) or a folder for PNG frames"
                 )
-            try:
-                self.target.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise SinkError(
-                    f"--record {self.target}: cannot create the folder ({e.strerror or e})"
-                ) from None
-        else:
-            try:
-                import cv2  # noqa: F401
-            except ImportError as e:
-                raise SinkError(
-                    "--record to a video needs OpenCV: pip install "
-                    "opencv-python-headless (or record to a folder)"
-                ) from e
+            self._writer = H264Writer(self.target, CAPTURE_TIME_BASE, crf=self.crf)
+            self._thread = threading.Thread(target=self._encode, name="record", daemon=True)
+            self._thread.start()
+            return
+        try:
+            self.target.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise SinkError(
+                f"--record {self.target}: cannot create the folder ({e.strerror or e})"
+            ) from None
 
     def output(self, result: Result) -> None:
-        from espcn_edge.color import ycbcr_to_rgb
-
-        rgb = result.rgb() if not self.compare else ycbcr_to_rgb(*view_planes(result, True))
-        if not self.is_video:
+        if self._error is not None and not self._reported:
+            self._reported = True
+            raise SinkError(f"--record {self.target}: {self._error}")
+        if self._writer is None:
+            rgb = ycbcr_to_rgb(*view_planes(result, self.compare))
             save_rgb(self.target / f"frame_{self.count:06d}.png", rgb)
-        else:
-            if self._writer is None:
-                self._open(rgb.shape[1], rgb.shape[0])
-            self._writer.write(rgb[..., ::-1].copy())
+            self.count += 1
+            return
+        try:
+            self._queue.put_nowait(result)
+        except queue.Full:
+            self.unrecorded += 1
+            if self.stats is not None:
+                self.stats.count_unrecorded()
+
+    def _encode(self) -> None:
+        """The encoder thread: each frame is written when the next one arrives, so its
+        duration is known; the last one keeps the duration of the one before."""
+        held: Result | None = None
+        t0 = 0.0
+        duration = FIRST_DURATION
+        ended = False
+        try:
+            while (result := self._queue.get()) is not None:
+                if held is None:
+                    t0 = result.frame.t_capture
+                else:
+                    duration = result.frame.t_capture - held.frame.t_capture
+                    self._write(held, t0, duration)
+                held = result
+            ended = True
+            if held is not None:
+                self._write(held, t0, duration)
+        except BaseException as e:  # reported by output() or stop(); the file is dropped
+            self._error = e
+            while not ended and self._queue.get() is not None:  # until stop()'s end marker
+                pass
+
+    def _write(self, result: Result, t0: float, duration: float) -> None:
+        tick = float(CAPTURE_TIME_BASE)
+        pts = round((result.frame.t_capture - t0) / tick)
+        self._writer.write(*view_planes(result, self.compare), pts, round(duration / tick))
         self.count += 1
 
-    def _open(self, width: int, height: int) -> None:
-        import cv2
-
-        self._atomic = atomic_path(self.target)
-        self._tmp = self._atomic.__enter__()
-        fourcc = cv2.VideoWriter_fourcc(*VIDEO_SUFFIXES[self.target.suffix.lower()])
-        self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (width, height))
-        if not self._writer.isOpened():
-            self._atomic.__exit__(RuntimeError, None, None)
-            self._writer = self._atomic = None
-            raise SinkError(f"--record {self.target}: OpenCV cannot write this video format")
-
     def stop(self) -> None:
-        """Finalise the video (release the writer, then rename it into place)."""
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
-            self._atomic.__exit__(None, None, None)
-            self._atomic = None
-            log.info("recorded %d frames to %s", self.count, self.target)
+        """Finish the queued frames, then finalise the video (rename it into place)."""
+        if self._thread is None:
+            return
+        self._queue.put(None)
+        self._thread.join()
+        self._thread = None
+        try:
+            if self._error is not None:
+                raise self._error
+            self._writer.close()
+        except Exception as e:
+            self._writer.abort()
+            if not self._reported:
+                self._reported = True
+                raise SinkError(f"--record {self.target}: {e}") from None
+            return
+        if self.count:
+            log.info(
+                "recorded %d frames, %.2f s, to %s", self.count, self._writer.seconds, self.target
+            )
+        if self.unrecorded:
+            log.warning("%d frames were not recorded: the encoder fell behind", self.unrecorded)

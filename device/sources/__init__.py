@@ -7,13 +7,15 @@ from pathlib import Path
 
 from .demo import DemoSource
 from .images import ImagesSource
-from .opencv import VideoSource, WebcamSource
+from .opencv import WebcamSource
 from .picamera2 import Picamera2Source
 from .source import Source, SourceError
+from .video import Clip, VideoSource
 
 SPECS_HELP = "auto, picamera2[:N], webcam[:N], video:PATH, images:DIR, demo"
 
 __all__ = [
+    "Clip",
     "DemoSource",
     "ImagesSource",
     "Picamera2Source",

@@ -1,4 +1,7 @@
-"""`images:DIR`: the image files of a folder, in name order (unreadable files are skipped)."""
+"""`images:DIR`: the image files of a folder, in name order (unreadable files are skipped).
+
+Each frame has its image's own size unless `--size` is given; a recording letterboxes the
+others into the first one's size (see `sinks/h264.py`)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ log = logging.getLogger(__name__)
 
 class ImagesSource(Source):
     name = "images"
+    live = False  # every image is upscaled (and recorded), none dropped
 
     def __init__(
         self, folder: str | Path, size: tuple[int, int] | None = None, fps: float | None = None

@@ -1,9 +1,9 @@
-"""`webcam[:N]` and `video:PATH` through OpenCV's VideoCapture (BGR frames → core Y/Cb/Cr)."""
+"""`webcam[:N]` through OpenCV's VideoCapture (BGR frames → core Y/Cb/Cr); video files are
+read with PyAV (`video.py`)."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from espcn_edge.color import resize_bicubic
 
@@ -15,9 +15,7 @@ def import_cv2():
     try:
         import cv2
     except ImportError as e:
-        raise SourceError(
-            "OpenCV is needed for webcams and video files: pip install opencv-python-headless"
-        ) from e
+        raise SourceError("OpenCV is needed for webcams: pip install opencv-python-headless") from e
     return cv2
 
 
@@ -68,29 +66,4 @@ class WebcamSource(_CaptureSource):
         if self.size:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.size[0])
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.size[1])
-        return cap
-
-
-class VideoSource(_CaptureSource):
-    """A video file, played at its own frame rate when `realtime`, else as fast as read."""
-
-    def __init__(self, path: str | Path, size=None, realtime: bool = True):
-        super().__init__(size, None)
-        self.path = Path(path)
-        self.realtime = realtime
-        self.name = f"video:{self.path}"
-        self.frame_count = 0
-        self.file_fps = 0.0
-
-    def _open(self):
-        cv2 = import_cv2()
-        if not self.path.is_file():
-            raise SourceError(f"video:{self.path}: no such file")
-        cap = cv2.VideoCapture(str(self.path))
-        if not cap.isOpened():
-            raise SourceError(f"video:{self.path}: not a video OpenCV can read")
-        self.file_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-        self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        if self.realtime and 0 < self.file_fps < 240:
-            self.fps = self.file_fps
         return cap

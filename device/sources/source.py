@@ -22,6 +22,7 @@ class Source:
     """
 
     name = "source"
+    live = True  # frames come whether taken or not; False: the pipeline takes every frame
 
     def __init__(self, size: tuple[int, int] | None = None, fps: float | None = None):
         self.size = size

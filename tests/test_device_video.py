@@ -1,0 +1,298 @@
+"""Video through PyAV with real codecs: `upscale clip.mp4` keeps timing, audio and rotation;
+`camera --record` plays at the speed it was captured; odd and mixed frame sizes; bad suffixes;
+and headless Chromium plays what we write."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+from fractions import Fraction
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fakes import tiny_model
+from PIL import Image
+
+from device.cli import main as cli
+from device.frames import Frame, super_resolve
+from device.pipeline import Pipeline
+from device.sinks import RecordSink, Sink
+from device.sinks.h264 import H264Writer
+from device.sources import DemoSource
+from device.stats import Stats
+from espcn_edge.color import rgb_to_ycbcr, ycbcr_to_rgb
+
+av = pytest.importorskip("av")
+
+FPS, FRAMES, SIZE = 12, 24, (48, 32)  # a 2 s clip
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return tiny_model.session_model(tmp_path_factory)
+
+
+def picture(i: int, size=SIZE) -> np.ndarray:
+    """A moving colour gradient, so frames differ and colours can be checked."""
+    yy, xx = np.mgrid[0 : size[1], 0 : size[0]]
+    return np.stack([(xx * 5 + i * 10) % 256, yy * 7 % 256, np.full_like(xx, 90)], -1).astype(
+        np.uint8
+    )
+
+
+def make_clip(path: Path, rotation: int = 90) -> Path:
+    """An H.264 clip with an AAC tone, a phone's rotation flag, and 1/12 s frames."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=FPS, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = *SIZE, "yuv420p"
+        video.set_display_rotation(rotation)
+        audio = out.add_stream("aac", rate=8000, layout="mono")
+        for i in range(FRAMES):
+            frame = av.VideoFrame.from_ndarray(picture(i), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        samples = np.arange(8000 * FRAMES // FPS)
+        tone = (0.3 * np.sin(2 * np.pi * 440 * samples / 8000)).astype(np.float32)
+        for start in range(0, tone.size, 1024):
+            chunk = av.AudioFrame.from_ndarray(
+                tone[None, start : start + 1024], format="fltp", layout="mono"
+            )
+            chunk.sample_rate, chunk.pts = 8000, start
+            out.mux(audio.encode(chunk))
+        out.mux(video.encode(None))
+        out.mux(audio.encode(None))
+    return path
+
+
+def probe(path: Path) -> dict:
+    """What a player sees: streams, codec, size, frame count, fps, duration, rotation, audio."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = list(c.decode(v))
+        info = {
+            "streams": [s.type for s in c.streams],
+            "codec": v.codec_context.name,
+            "pix_fmt": v.codec_context.pix_fmt,
+            "size": (v.width, v.height),
+            "frames": len(frames),
+            "fps": float(v.average_rate),
+            "duration": float(v.duration * v.time_base),
+            "rotation": frames[0].rotation,
+            "pts": [f.pts * f.time_base for f in frames],
+            "rgb": [f.to_ndarray(format="rgb24") for f in frames],
+        }
+    with av.open(str(path)) as c:
+        audio = c.streams.audio
+        info["audio"] = [(p.pts, bytes(p)) for p in c.demux(audio) if p.size]
+        info["audio_codec"] = audio[0].codec_context.name if audio else None
+    info["faststart"] = path.read_bytes().find(b"moov") < path.read_bytes().find(b"mdat")
+    return info
+
+
+def test_upscaled_clip_keeps_every_frame_its_timing_audio_and_rotation(tiny, tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4")
+    assert cli(["upscale", str(clip), "--model", str(tiny)]) == 0
+    src, out = probe(clip), probe(tmp_path / "clip_x2.mp4")
+    assert out["streams"] == ["video", "audio"]
+    assert (out["codec"], out["pix_fmt"]) == ("h264", "yuv420p") and out["faststart"]
+    assert out["size"] == (96, 64) and out["frames"] == FRAMES
+    assert out["fps"] == FPS and out["pts"] == src["pts"]
+    assert out["duration"] == pytest.approx(FRAMES / FPS)
+    assert out["rotation"] == src["rotation"] == 90
+    assert out["audio_codec"] == "aac" and out["audio"] == src["audio"]  # copied unchanged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip_x2.mp4"]
+
+
+def test_colours_odd_sizes_and_mixed_sizes_survive_the_encoder(tmp_path):
+    writer = H264Writer(tmp_path / "v.mp4", Fraction(1, 10), rate=10, crf=12)
+    rgb = picture(3, (33, 17))  # odd: padded to 34×18
+    writer.write(*rgb_to_ycbcr(rgb), pts=0, duration=1)
+    writer.write(*rgb_to_ycbcr(picture(4, (20, 40))), pts=1, duration=1)  # portrait: letterboxed
+    writer.close()
+    out = probe(tmp_path / "v.mp4")
+    assert out["size"] == (34, 18) and out["frames"] == 2 and out["duration"] == 0.2
+    decoded = out["rgb"][0][:17, :33].astype(int)
+    assert np.abs(decoded - rgb).mean() < 4  # BT.601 limited range, tagged and decoded back
+    second = out["rgb"][1]
+    assert second[:, :3].max() < 20 and second[:, -3:].max() < 20  # black bars left and right
+    assert second[:, 13:21].std() > 10  # the picture in the middle
+
+
+def test_an_unwritable_or_unknown_video_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError, match=r"cannot write \.avi video; use \.mp4"):
+        H264Writer(tmp_path / "v.avi")
+    writer = H264Writer(tmp_path / "v.mp4")
+    writer.write(*rgb_to_ycbcr(picture(0)), pts=0, duration=3000)
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+class CaptureTimes(Sink):
+    """Notes when each recorded frame was captured."""
+
+    def __init__(self):
+        self.times: list[float] = []
+
+    def output(self, result) -> None:
+        self.times.append(result.frame.t_capture)
+
+
+def test_a_slow_pipeline_records_a_video_as_long_as_the_capture(tmp_path):
+    def slow_double(y):  # a 10 fps "model" on a 25 fps camera: most frames are dropped
+        time.sleep(0.1)
+        return y.repeat(2, axis=0).repeat(2, axis=1)
+
+    times, stats = CaptureTimes(), Stats()
+    record = RecordSink(tmp_path / "rec.mp4", stats=stats)
+    Pipeline(DemoSource((64, 48), fps=25), slow_double, [record, times], 20, stats).run()
+    wall = times.times[-1] - times.times[0] + np.diff(times.times).mean()
+    out = probe(tmp_path / "rec.mp4")
+    assert out["frames"] == 20 and stats.dropped > 10 and stats.unrecorded == 0
+    assert out["duration"] == pytest.approx(wall, rel=0.1)
+    assert out["size"] == (128, 96)
+    steps = np.diff([float(t) for t in out["pts"]])
+    assert steps.min() > 0.05  # stamped at capture, not at a nominal 30 fps
+
+
+def test_frames_the_encoder_cannot_take_are_counted_not_lost(tmp_path):
+    stats = Stats()
+    record = RecordSink(tmp_path / "rec.mp4", stats=stats)
+    record.start()
+    frame = Frame(*rgb_to_ycbcr(picture(0, (640, 480))))
+    result = super_resolve(frame, lambda y: y)
+    for _ in range(60):  # far faster than any encoder
+        record.output(result)
+    record.stop()
+    assert record.unrecorded == stats.unrecorded > 0
+    assert record.count + record.unrecorded == 60
+    assert probe(tmp_path / "rec.mp4")["frames"] == record.count
+
+
+def test_camera_record_of_portrait_and_landscape_images_keeps_both(tiny, tmp_path, capsys):
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    Image.fromarray(picture(0, (60, 40))).save(folder / "a.png")
+    Image.fromarray(picture(1, (40, 60))).save(folder / "b.png")
+    video = tmp_path / "x.mp4"
+    argv = ["camera", "--source", f"images:{folder}", "--record", str(video)]
+    assert cli([*argv, "--model", str(tiny)]) == 0
+    out = probe(video)
+    assert out["frames"] == 2 and out["size"] == (120, 80)
+    assert "2 frames" in capsys.readouterr().out
+
+
+def test_record_with_an_unsupported_suffix_is_one_line_and_writes_nothing(tiny, tmp_path, capsys):
+    argv = ["camera", "--source", "demo", "--frames", "2", "--record", str(tmp_path / "x.gif")]
+    assert cli([*argv, "--model", str(tiny)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "x.gif: cannot record .gif files" in err[0], err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_video_source_reads_an_mp4_with_audio(tmp_path):
+    from device.sources import VideoSource
+
+    with VideoSource(make_clip(tmp_path / "clip.mp4"), realtime=False) as src:
+        assert src.frame_count == FRAMES and src.file_fps == FPS
+        frames = []
+        while (f := src.read()) is not None:
+            frames.append(f)
+    assert len(frames) == FRAMES and frames[0].size == SIZE
+    rgb = ycbcr_to_rgb(frames[5].y, frames[5].cb, frames[5].cr).astype(int)
+    assert np.abs(rgb - picture(5)).mean() < 6
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+PAGE = """<!doctype html><body><script>
+async function check(name) {
+  const v = document.createElement("video");
+  v.muted = true; v.src = name; document.body.appendChild(v);
+  await new Promise((ok, fail) => { v.onloadedmetadata = ok; v.onerror = () => fail(v.error); });
+  await v.play();
+  const t0 = v.currentTime;
+  await new Promise(ok => setTimeout(ok, 700));
+  return {name, duration: v.duration, width: v.videoWidth, height: v.videoHeight,
+          advanced: v.currentTime - t0};
+}
+const report = r => fetch("/result", {method: "POST", body: JSON.stringify(r)});
+Promise.all(NAMES.map(check)).then(report, e => report({error: String((e && e.message) || e)}));
+</script></body>"""
+
+
+def serve(folder: Path, names: list[str]):
+    """An HTTP server for the page and the videos; the page POSTs what it saw to /result."""
+    results: list = []
+    got = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path == "/":
+                body, kind = PAGE.replace("NAMES", json.dumps(names)).encode(), "text/html"
+            elif self.path.lstrip("/") in names:
+                body, kind = (folder / self.path.lstrip("/")).read_bytes(), "video/mp4"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):
+            results.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+            got.set()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, results, got
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium is not installed here (apt-get install chromium; .ci/run installs it)",
+)
+def test_headless_chromium_plays_the_upscaled_and_the_recorded_mp4(tiny, tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", rotation=0)
+    assert cli(["upscale", str(clip), "--model", str(tiny)]) == 0
+    argv = ["camera", "--source", "demo", "--size", "64x48", "--frames", "30"]
+    assert cli([*argv, "--record", str(tmp_path / "rec.mp4"), "--model", str(tiny)]) == 0
+    names = ["clip_x2.mp4", "rec.mp4"]
+    server, results, got = serve(tmp_path, names)
+    cmd = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--autoplay-policy=no-user-gesture-required",
+        "--disable-background-networking",
+        "--disable-component-update",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"http://127.0.0.1:{server.server_address[1]}/",
+    ]
+    browser = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        got.wait(60)
+    finally:
+        browser.kill()
+        browser.communicate()
+        server.shutdown()
+    assert results and "error" not in results[0], results
+    upscaled, recorded = results[0]
+    assert (upscaled["width"], upscaled["height"]) == (96, 64)
+    assert upscaled["duration"] == pytest.approx(FRAMES / FPS, abs=0.05)
+    assert (recorded["width"], recorded["height"]) == (128, 96)
+    assert recorded["duration"] == pytest.approx(probe(tmp_path / "rec.mp4")["duration"], abs=0.05)
+    assert upscaled["advanced"] > 0.2 and recorded["advanced"] > 0.2  # playing
