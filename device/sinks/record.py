@@ -20,7 +20,7 @@ from espcn_edge.imageio import save_rgb
 
 from ..frames import Result
 from ..stats import Stats
-from .h264 import CAPTURE_TIME_BASE, CONTAINERS, DEFAULT_CRF, H264Writer
+from .h264 import CAPTURE_TIME_BASE, DEFAULT_CRF, H264Writer
 from .jpeg import view_planes
 from .sink import Sink, SinkError
 
@@ -56,12 +56,10 @@ class RecordSink(Sink):
 
     def start(self) -> None:
         if self.is_video:
-            if self.target.suffix.lower() not in CONTAINERS:
-                raise SinkError(
-                    f"--record {self.target}: cannot record {self.target.suffix} files; give a "
-                    f"video file ({', '.join(CONTAINERS)}) or a folder for PNG frames"
-                )
-            self._writer = H264Writer(self.target, CAPTURE_TIME_BASE, crf=self.crf)
+            try:
+                self._writer = H264Writer(self.target, CAPTURE_TIME_BASE, crf=self.crf)
+            except SinkError as e:  # an unknown suffix (x.gif) or no PyAV
+                raise SinkError(f"--record {e}, or a folder for PNG frames") from None
             self._thread = threading.Thread(target=self._encode, name="record", daemon=True)
             self._thread.start()
             return
