@@ -132,6 +132,30 @@ def test_an_unwritable_or_unknown_video_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_audio_the_container_cannot_hold_is_one_line_and_mkv_keeps_it(tiny, tmp_path, capsys):
+    clip = tmp_path / "old.avi"  # MJPEG with 8-bit PCM: MP4 cannot hold that audio
+    with av.open(str(clip), "w") as out:
+        video = out.add_stream("mjpeg", rate=FPS)
+        video.width, video.height, video.pix_fmt = *SIZE, "yuvj420p"
+        audio = out.add_stream("pcm_u8", rate=8000, layout="mono")
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(picture(i), format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        sound = av.AudioFrame.from_ndarray(np.full((1, 2000), 140, np.uint8), "u8", "mono")
+        sound.sample_rate, sound.pts = 8000, 0
+        out.mux(audio.encode(sound))
+        out.mux(video.encode(None))
+        out.mux(audio.encode(None))
+    assert cli(["upscale", str(clip), "--model", str(tiny)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "pcm_u8 audio cannot be copied unchanged into .mp4; name the output .mkv" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.avi"]  # nothing half-written
+    assert cli(["upscale", str(clip), str(tmp_path / "big.mkv"), "--model", str(tiny)]) == 0
+    out = probe(tmp_path / "big.mkv")
+    assert out["audio_codec"] == "pcm_u8" and out["frames"] == 3
+
+
 class CaptureTimes(Sink):
     """Notes when each recorded frame was captured."""
 

@@ -139,8 +139,8 @@ class H264Writer:
             codec = self.audio_template.codec_context.name
             if codec not in self._out.supported_codecs:
                 raise SinkError(
-                    f"{self.target}: its {codec} audio cannot be copied into "
-                    f"{self.target.suffix}; write .mkv instead"
+                    f"{self.target}: {codec} audio cannot be copied unchanged into "
+                    f"{self.target.suffix}; name the output .mkv (it takes most codecs)"
                 )
             self._audio = self._out.add_stream_from_template(self.audio_template)
         self._video, self.size = video, size
@@ -159,6 +159,10 @@ class H264Writer:
     ) -> None:
         """Encode one frame shown from `pts` for `duration` (time_base units). The first frame
         opens the file at its size, with `display_matrix` (the source's rotation) if given."""
+        with self._ffmpeg_errors():
+            self._write(y, cb, cr, pts, duration, display_matrix)
+
+    def _write(self, y, cb, cr, pts, duration, display_matrix) -> None:
         y, cb, cr = even(y), even(cb), even(cr)
         size = (y.shape[1], y.shape[0])
         if self._out is None:
@@ -191,7 +195,8 @@ class H264Writer:
                 self._pending_audio.append(packet)
             return
         packet.stream = self._audio
-        self._out.mux(packet)
+        with self._ffmpeg_errors():
+            self._out.mux(packet)
 
     def _mux(self, packets) -> None:
         for packet in packets:
@@ -204,13 +209,22 @@ class H264Writer:
             self.abort()
             return
         try:
-            self._mux(self._video.encode(None))
-            self._out.close()
+            with self._ffmpeg_errors():
+                self._mux(self._video.encode(None))
+                self._out.close()
         except BaseException:
             self.abort()
             raise
         self._out = None
         self._stack.close()
+
+    @contextlib.contextmanager
+    def _ffmpeg_errors(self):
+        """An FFmpeg failure (a codec or container refusing, a full disk) as one SinkError line."""
+        try:
+            yield
+        except self._av.FFmpegError as e:
+            raise SinkError(f"{self.target}: cannot write the video ({e})") from None
 
     def abort(self) -> None:
         """Stop writing and delete the temporary file; the target is left as it was."""
