@@ -321,3 +321,15 @@ def test_headless_chromium_plays_the_upscaled_and_the_recorded_mp4(tiny, tmp_pat
     assert (recorded["width"], recorded["height"]) == (128, 96)
     assert recorded["duration"] == pytest.approx(probe(tmp_path / "rec.mp4")["duration"], abs=0.05)
     assert upscaled["advanced"] > 0.2 and recorded["advanced"] > 0.2  # playing
+
+
+def test_the_progress_bar_says_the_time_left():
+    import io
+
+    from device.progress import Progress
+
+    stream = io.StringIO()
+    bar = Progress(4, "clip.mp4", stream=stream)
+    bar._t0 -= 2.0  # as if the first frame took two seconds: three more take six
+    bar.update()
+    assert stream.getvalue().startswith("clip.mp4 1/4 (0.5/s, ETA 0:06)")
