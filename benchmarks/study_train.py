@@ -1,9 +1,12 @@
-"""Train every candidate spec of the layer-size study with the same data and budget.
+"""Train every candidate spec of a layer-size study with the same data and budget.
 
-    python benchmarks/study_train.py [--scale 3] [--steps 6000]
+    python benchmarks/study_train.py [--scale 3] [--steps 6000]            # the ×3 study (2025)
+    python benchmarks/study_train.py --study x2-efficient --scale 2 --steps 40000 \\
+        --reparam sesr --multiscale                                         # the ×2 study
 
-Runs `train.fit` once per spec into runs/study/x{scale}/{spec}/, skipping finished runs and
-resuming interrupted ones; `benchmarks/study_report.py` then converts and measures them.
+Runs `train.fit` once per spec into runs/study/<study>/<spec>[-<reparam>]/, skipping finished
+runs and resuming interrupted ones (so it can be started again in every session until done);
+`benchmarks/study_measure.py` then converts and measures them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 from common import ROOT, training_folder
 
 STUDY_SPECS = ["k3-16", "k5-16", "k3-24-16", "seed-skip", "seed", "k3-32", "k5-48-24", "k5-64-32"]
+EPOCHS = 12
 
 
 def main() -> int:
@@ -22,31 +26,23 @@ def main() -> int:
     p.add_argument("--scale", type=int, default=3)
     p.add_argument("--steps", type=int, default=6000)
     p.add_argument("--specs", nargs="*", default=STUDY_SPECS)
+    p.add_argument("--study", help="folder name under runs/study (default x{scale})")
+    p.add_argument("--reparam", default="none", help="train.fit --reparam")
+    p.add_argument("--multiscale", action="store_true", help="train.fit --multiscale")
     args = p.parse_args()
     data = training_folder()
-    epochs = 12
+    epochs = max(EPOCHS, args.steps // 1000)
     for spec in args.specs:
-        out = ROOT / "runs" / "study" / f"x{args.scale}" / spec
+        name = spec if args.reparam == "none" else f"{spec}-{args.reparam}"
+        out = ROOT / "runs" / "study" / (args.study or f"x{args.scale}") / name
         if (out / "last.keras").exists() and not (out / "backup").exists():
-            print(f"{spec}: done, skipping")
+            print(f"{name}: done, skipping")
             continue
-        cmd = [
-            sys.executable,
-            "-m",
-            "train.fit",
-            "--data",
-            str(data),
-            "--scale",
-            str(args.scale),
-            "--spec",
-            spec,
-            "--epochs",
-            str(epochs),
-            "--steps-per-epoch",
-            str(args.steps // epochs),
-            "--out",
-            str(out),
-        ]
+        cmd = [sys.executable, "-m", "train.fit", "--data", str(data), "--scale", str(args.scale),
+               "--spec", spec, "--epochs", str(epochs), "--steps-per-epoch",
+               str(args.steps // epochs), "--reparam", args.reparam, "--out", str(out)]  # fmt: skip
+        if args.multiscale:
+            cmd.append("--multiscale")
         if (out / "backup").exists():
             cmd.append("--resume")
         print(" ".join(cmd), flush=True)

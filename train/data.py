@@ -12,10 +12,28 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from espcn_edge.color import Y_MAX
+from espcn_edge.color import Y_MAX, downscale, resize_bicubic
 from espcn_edge.dataset import find_pairs, load_pairs
 
 log = logging.getLogger(__name__)
+
+
+MULTISCALE_FACTORS = (0.9, 0.8, 0.7, 0.6)
+
+
+def multiscale_copies(
+    images: list[tuple[np.ndarray, np.ndarray]], scale: int, min_lr_size: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """FSRCNN's augmentation for small training sets: each HR plane also downscaled by
+    MULTISCALE_FACTORS (bicubic), its LR made by the project's one `downscale`."""
+    copies = []
+    for _, hr in images:
+        for f in MULTISCALE_FACTORS:
+            h, w = round(hr.shape[0] * f), round(hr.shape[1] * f)
+            if min(h, w) // scale >= min_lr_size:
+                small = resize_bicubic(hr, (w, h))
+                copies.append((downscale(small, scale), small[: h - h % scale, : w - w % scale]))
+    return copies
 
 
 def _to_float(y: tf.Tensor) -> tf.Tensor:
@@ -32,11 +50,14 @@ class DataGenerator:
         scale: int,
         patch_size: int = 48,
         batch_size: int = 16,
+        multiscale: bool = False,
         max_valid_images: int = 16,
     ):
         self.root, self.scale = root, scale
         self.patch_size, self.batch_size = patch_size, batch_size
         self.train_images = load_pairs(find_pairs(root, scale, "train"), scale, patch_size, root)
+        if multiscale:
+            self.train_images += multiscale_copies(self.train_images, scale, patch_size)
         valid = find_pairs(root, scale, "valid")[:max_valid_images]
         if valid:
             self.valid_images = load_pairs(valid, scale, 2 * scale + 8, root)

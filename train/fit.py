@@ -41,6 +41,12 @@ class FitConfig:
     resume: bool = False
     init_from: Path | None = None
     qat: bool = False
+    reparam: str = "none"
+    loss: str = "mse"
+    teacher: Path | None = None
+    teacher_weight: float = 0.5
+    multiscale: bool = False
+    jit: bool = True
     strategy: str = "auto"
     verbose: int = 1
 
@@ -58,19 +64,23 @@ def resolve_data(data: str | None) -> Path:
     return Path(str(SAMPLES_DIR))
 
 
-def init_from(model, path: Path) -> None:
-    """Start `model` from the layers of another model with the same name and shape."""
+def load_keras(path: Path, role: str):
     import keras
 
-    from espcn_edge.model import copy_weights
-
     try:
-        source = keras.models.load_model(path)
+        return keras.models.load_model(path)
     except Exception as e:  # Keras raises many types for a bad file
-        raise FitError(
-            f"{path}: cannot load the --init-from model ({e.__class__.__name__}: {e})"
-        ) from e
-    copied = copy_weights(source, model)
+        raise FitError(f"{path}: cannot load the {role} model ({e.__class__.__name__}: {e})") from e
+
+
+def init_from(model, path: Path) -> None:
+    """Start `model` from the layers of another model with the same name and shape (into a
+    re-parameterized model: blocks that collapse exactly into those layers)."""
+    from espcn_edge.model import copy_weights
+    from train.reparam import expand_from
+
+    source = load_keras(path, "--init-from")
+    copied = copy_weights(source, model) + expand_from(source, model)
     if not copied:
         raise FitError(f"{path}: no layer matches this model's names and shapes")
     print(f"Initialised {', '.join(copied)} from {path}")
@@ -117,7 +127,9 @@ def run(cfg: FitConfig) -> dict:
         versions,
     )
     from train.data import DataGenerator
+    from train.losses import make_loss, with_teacher
     from train.qat import QuantConv2D
+    from train.reparam import collapse_into, reparam_conv
     from train.strategy import choose_strategy
 
     backup = cfg.out / "backup"
@@ -125,10 +137,13 @@ def run(cfg: FitConfig) -> dict:
         raise FitError(
             f"{cfg.out} holds an unfinished run: add --resume to continue it, or pick another --out"
         )
+    if cfg.qat and cfg.reparam != "none":
+        raise FitError("--qat fine-tunes a plain model: train with --reparam first, then --qat "
+                       "--init-from its best.keras")  # fmt: skip
     card = _load_card(cfg)
     strategy = choose_strategy(cfg.strategy)
     root = resolve_data(cfg.data)
-    gen = DataGenerator(root, cfg.scale, cfg.patch_size, cfg.batch_size)
+    gen = DataGenerator(root, cfg.scale, cfg.patch_size, cfg.batch_size, cfg.multiscale)
     bicubic = bicubic_psnr(gen.valid_images, cfg.scale)
     spec, scale, total_steps = cfg.spec, cfg.scale, cfg.epochs * cfg.steps_per_epoch
     print(
@@ -152,23 +167,39 @@ def run(cfg: FitConfig) -> dict:
         patch_size=cfg.patch_size,
         init_from=str(cfg.init_from) if cfg.init_from else card.get("init_from"),
         quantization_aware=cfg.qat,
+        reparam=cfg.reparam,
+        loss=cfg.loss,
+        teacher=str(cfg.teacher) if cfg.teacher else None,
+        teacher_weight=cfg.teacher_weight if cfg.teacher else None,
+        multiscale=cfg.multiscale,
         versions=versions(),
     )
 
     def export(model: keras.Model) -> keras.Model:
-        """The plain model to save: QAT weights go back into built-in layers."""
-        if not cfg.qat:
-            return model
-        plain = build_espcn(scale, spec)
+        """The plain, uncompiled model to save (loads with no custom objects, whatever the loss):
+        QAT weights or collapsed blocks go into built-in layers."""
+        if cfg.reparam != "none":
+            return collapse_into(model, plain)
         copy_weights(model, plain)
         return plain
 
+    teacher = load_keras(cfg.teacher, "--teacher") if cfg.teacher else None
+    dataset = gen.train_dataset()
+    if teacher is not None:
+        dataset = with_teacher(dataset, teacher)
     with strategy.scope():
-        model = build_espcn(scale, spec, conv=QuantConv2D if cfg.qat else keras.layers.Conv2D)
+        plain = build_espcn(scale, spec)
+        conv = QuantConv2D if cfg.qat else reparam_conv(cfg.reparam)
+        model = build_espcn(scale, spec, conv=conv)
         if cfg.init_from:
             init_from(model, cfg.init_from)
         schedule = keras.optimizers.schedules.CosineDecay(cfg.lr, total_steps, alpha=0.02)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss="mse")
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule),
+            loss=make_loss(cfg.loss, cfg.teacher_weight if teacher is not None else None),
+            # XLA cannot place one replica's variables on another's device (tf.distribute)
+            jit_compile=cfg.jit and strategy.num_replicas_in_sync == 1,
+        )
     cfg.out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(finished_backup(backup), ignore_errors=True)  # a kill during the final delete
     if cfg.resume:
@@ -185,7 +216,7 @@ def run(cfg: FitConfig) -> dict:
         AtomicBackupAndRestore(backup),
     ]
     model.fit(
-        gen.train_dataset(),
+        dataset,
         epochs=cfg.epochs,
         steps_per_epoch=cfg.steps_per_epoch,
         callbacks=callbacks,
@@ -236,6 +267,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(use with --init-from a float model and a lower --lr)",
     )
     add(
+        "--reparam",
+        choices=("none", "sesr"),
+        default="none",
+        help="train each convolution as a linear block that collapses exactly into it (sesr: "
+        "k×k to 256 channels, 1×1 back, + identity); checkpoints hold the plain network",
+    )
+    add("--loss", choices=("mse", "l1", "charbonnier"), default="mse", help="pixel loss on Y")
+    add(
+        "--teacher",
+        type=Path,
+        metavar="MODEL.keras",
+        help="distil from this larger trained model: the loss mixes the HR target and its output",
+    )
+    add(
+        "--teacher-weight",
+        type=float,
+        default=0.5,
+        help="weight of the teacher's term in the loss (the HR term gets 1 − this)",
+    )
+    add(
+        "--multiscale",
+        action="store_true",
+        help="also train on copies of each HR image downscaled ×0.9 … ×0.6 (FSRCNN's augmentation)",
+    )
+    add(
+        "--no-xla",
+        dest="jit",
+        action="store_false",
+        help="do not compile the training step with XLA (with one replica it takes about 40 %% "
+        "less CPU time per step; several replicas always run without it)",
+    )
+    add(
         "--strategy",
         choices=("auto", "default", "mirrored", "multiworker"),
         default="auto",
@@ -262,6 +325,12 @@ def main(argv: list[str] | None = None) -> int:
             resume=args.resume,
             init_from=args.init_from,
             qat=args.qat,
+            reparam=args.reparam,
+            loss=args.loss,
+            teacher=args.teacher,
+            teacher_weight=args.teacher_weight,
+            multiscale=args.multiscale,
+            jit=args.jit,
             strategy=args.strategy,
             verbose=1 if sys.stdout.isatty() else 2,
         )
