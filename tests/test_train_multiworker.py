@@ -106,3 +106,69 @@ def test_two_workers_killed_and_resumed_finish_the_plan_with_identical_weights(
     assert not (chief_out / "backup").exists()
     assert not other_out.exists(), "a worker other than the chief wrote files"
     keras.backend.clear_session()
+
+
+ONE_STEP_ON_TWO_REPLICAS = """
+import sys
+import keras, numpy as np, tensorflow as tf
+from espcn_edge.model import build_espcn
+from espcn_edge.spec import parse_spec
+from train.loop import distributed_step
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+rng = np.random.default_rng(0)
+batch = rng.random((8, 12, 12, 1), np.float32), rng.random((8, 24, 24, 1), np.float32)
+start, results = None, []
+for strategy in (tf.distribute.get_strategy(), tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])):
+    with strategy.scope():
+        model = build_espcn(2, parse_spec(sys.argv[1]))
+        model.compile(keras.optimizers.SGD(0.5), loss="mse")  # plain SGD: the step ∝ gradient
+    start = start or model.get_weights()
+    model.set_weights(start)
+    replicas = next(iter(strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensors(batch))))
+    loss = float(distributed_step(model, strategy)(replicas))
+    results.append((loss, model.get_weights()))
+(one_loss, one), (two_loss, two) = results
+moved = max(np.abs(a - b).max() for a, b in zip(one, start))
+apart = max(np.abs(a - b).max() for a, b in zip(one, two))
+print(one_loss, two_loss, moved, apart)
+"""
+
+
+def test_a_step_on_two_replicas_equals_a_step_on_one_device_on_the_global_batch():
+    """The per-replica loss is scaled to the global batch: summed over the replicas, the
+    gradients (and so the SGD update) are those of the whole batch on one device."""
+    r = subprocess.run(
+        [sys.executable, "-c", ONE_STEP_ON_TWO_REPLICAS, tiny_model.SPEC],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)},
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    one_loss, two_loss, moved, apart = map(float, r.stdout.split())
+    assert abs(one_loss - two_loss) < 1e-6 * one_loss
+    assert moved > 1e-4 and apart < 1e-3 * moved, (moved, apart)
+
+
+def test_tensorflow_errors_are_one_line_without_graph_nodes():
+    from train.fit import tensorflow_error_gist
+
+    @tf.function(input_signature=[tf.TensorSpec(None, tf.float32)])
+    def reshape(x):
+        return tf.reshape(x, (7,))
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+        reshape(tf.zeros((2, 3)))
+    assert "\n" in caught.value.message and "node" in caught.value.message
+    assert tensorflow_error_gist(caught.value) == (
+        "InvalidArgumentError: Input to reshape is a tensor with 6 values, "
+        "but the requested shape has 7"
+    )
+    assert (
+        tensorflow_error_gist(caught.value, limit=30)
+        == "InvalidArgumentError: Input to reshape is a tensor …"
+    )

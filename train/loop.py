@@ -45,7 +45,7 @@ def fit(
         model.optimizer.build(model.trainable_variables)  # its state is restored and broadcast
     callbacks.on_train_begin()
     first_epoch = _take_chiefs_state(strategy, model, model._initial_epoch or 0)
-    step = _distributed_step(model, strategy)
+    step = distributed_step(model, strategy)
     batches = iter(strategy.experimental_distribute_dataset(_unsharded(dataset)))
     logs: dict = {}
     for epoch in range(first_epoch, epochs):
@@ -66,23 +66,28 @@ def fit(
     )
 
 
-def _distributed_step(model: keras.Model, strategy: tf.distribute.Strategy):
+def distributed_step(model: keras.Model, strategy: tf.distribute.Strategy):
     """One optimizer step on one global batch; returns that batch's mean loss.
 
     The compiled loss (`model.compute_loss`) is each replica's mean divided by the number of
     replicas, i.e. its share of the global batch's mean, and `apply_gradients` sums the replicas'
     gradients: the update is the gradient of the global batch's mean loss, as on one device.
+    With `jit_compile` only the gradients are compiled by XLA, which has no collectives on CPU.
     """
 
-    def replica_step(lr: tf.Tensor, hr: tf.Tensor) -> tf.Tensor:
+    @tf.function(jit_compile=model.jit_compile, reduce_retracing=True)
+    def gradients(lr: tf.Tensor, hr: tf.Tensor) -> tuple[tf.Tensor, list[tf.Tensor]]:
         with tf.GradientTape() as tape:
             sr = model(lr, training=True)
             loss = model.compute_loss(x=lr, y=hr, y_pred=sr, training=True)
-        gradients = tape.gradient(loss, model.trainable_variables)
-        model.optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return loss, tape.gradient(loss, model.trainable_variables)
+
+    def replica_step(lr: tf.Tensor, hr: tf.Tensor) -> tf.Tensor:
+        loss, grads = gradients(lr, hr)
+        model.optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
-    @tf.function(jit_compile=model.jit_compile, reduce_retracing=True)
+    @tf.function(reduce_retracing=True)
     def step(batch: tuple) -> tf.Tensor:
         per_replica = strategy.run(replica_step, args=batch)
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
