@@ -96,7 +96,10 @@ def test_two_workers_killed_and_resumed_finish_the_plan_with_identical_weights(
             w.kill()
     reports = [(tmp_path / f"w{i}.out").read_text() for i in range(2)]
     assert statuses == [0, 0], [(tmp_path / f"w{i}.err").read_text()[-2000:] for i in range(2)]
-    finals = [re.search(r"(\d+) steps, weights (\w+)", report).groups() for report in reports]
+    finals = [
+        re.search(r"(\d+) steps on 2 replica\(s\), weights (\w+)", report).groups()
+        for report in reports
+    ]
     assert [steps for steps, _ in finals] == [str(EPOCHS * STEPS)] * 2
     chief_model = keras.models.load_model(chief_out / "last.keras")
     assert finals[0][1] == finals[1][1] == weights_digest(chief_model)

@@ -56,13 +56,13 @@ def fit(
             total += float(step(next(batches)))
             logs = {"loss": total / (batch + 1)}  # the running mean, as fit reports it
             callbacks.on_train_batch_end(batch, logs)
-        logs = dict(logs)  # the callbacks add val_psnr to the epoch logs
         callbacks.on_epoch_end(epoch, logs)
     callbacks.on_train_end(logs)
-    resolver = strategy.cluster_resolver
+    task = strategy.cluster_resolver
     print(
-        f"{resolver.task_type} {resolver.task_id} of {strategy.num_replicas_in_sync} replica(s): "
-        f"{int(model.optimizer.iterations.numpy())} steps, weights {weights_digest(model)}"
+        f"{task.task_type or 'worker'} {task.task_id or 0}: "
+        f"{int(model.optimizer.iterations.numpy())} steps on {strategy.num_replicas_in_sync} "
+        f"replica(s), weights {weights_digest(model)}"
     )
 
 
