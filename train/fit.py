@@ -212,9 +212,9 @@ def run(cfg: FitConfig) -> dict:
             model.fit(gen.train_dataset(), **training)
     except tf.errors.OpError as e:  # a worker lost, out of memory: no tensor dumps, one line
         raise FitError(
-            f"training stopped inside TensorFlow ({tensorflow_error_gist(e)}); "
-            f"{backup} holds the last finished epoch: start the run (every worker) again "
-            "with --resume"
+            f"training stopped inside TensorFlow ({tensorflow_error_gist(e)}); start the run "
+            f"(every worker) again with --resume to continue {cfg.out} from its last finished "
+            "epoch"
         ) from None
     if not chief:
         return card
