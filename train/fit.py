@@ -27,6 +27,17 @@ class FitError(RuntimeError):
     """A problem with the user's request, reported as one line."""
 
 
+def tensorflow_error_gist(error, limit: int = 200) -> str:
+    """`Type: first line` of a `tf.errors.OpError`'s own message, without the "Graph execution
+    error" heading, the Python frames and the graph nodes and tensors that follow it."""
+    lines = (line.strip() for line in error.message.splitlines())
+    noise = ("Graph execution error", "Detected at node", 'File "')
+    gist = next((line for line in lines if line and not line.startswith(noise)), "")
+    if len(gist) > limit:
+        gist = gist[: limit - 1] + "…"
+    return f"{error.__class__.__name__}: {gist}"
+
+
 @dataclasses.dataclass
 class FitConfig:
     out: Path
@@ -116,8 +127,10 @@ def _trim_history(out: Path, backup: Path) -> None:
 def run(cfg: FitConfig) -> dict:
     """Train and return the model card of the best checkpoint."""
     import keras
+    import tensorflow as tf
 
     from espcn_edge.model import build_espcn, copy_weights
+    from train import loop
     from train.callbacks import (
         AtomicBackupAndRestore,
         Checkpoints,
@@ -200,12 +213,14 @@ def run(cfg: FitConfig) -> dict:
             # XLA cannot place one replica's variables on another's device (tf.distribute)
             jit_compile=cfg.jit and strategy.num_replicas_in_sync == 1,
         )
-    cfg.out.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(finished_backup(backup), ignore_errors=True)  # a kill during the final delete
-    if cfg.resume:
-        remove_stale(cfg.out)  # half-written checkpoints of the killed run
-        remove_stale(backup)
-        _trim_history(cfg.out, backup)
+    chief = strategy.extended.should_checkpoint  # every worker trains; one writes the files
+    if chief:
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(finished_backup(backup), ignore_errors=True)  # a kill in the final delete
+        if cfg.resume:
+            remove_stale(cfg.out)  # half-written checkpoints of the killed run
+            remove_stale(backup)
+            _trim_history(cfg.out, backup)
     callbacks = [
         ValidationPSNR(gen.valid_images, scale),
         Checkpoints(cfg.out, card, export, best=card.get("best_val_psnr", float("-inf"))),
@@ -215,13 +230,25 @@ def run(cfg: FitConfig) -> dict:
         # (first, a kill after the backup lost that epoch's history row on resume)
         AtomicBackupAndRestore(backup),
     ]
-    model.fit(
-        dataset,
+    training = dict(
         epochs=cfg.epochs,
         steps_per_epoch=cfg.steps_per_epoch,
-        callbacks=callbacks,
+        callbacks=callbacks if chief else [],
         verbose=cfg.verbose,
     )
+    try:
+        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            loop.fit(model, dataset, strategy, **training)
+        else:
+            model.fit(dataset, **training)
+    except tf.errors.OpError as e:  # a worker lost, out of memory: no tensor dumps, one line
+        raise FitError(
+            f"training stopped inside TensorFlow ({tensorflow_error_gist(e)}); start the run "
+            f"(every worker) again with --resume to continue {cfg.out} from its last finished "
+            "epoch"
+        ) from None
+    if not chief:
+        return card
     print(
         f"Best val_psnr {card.get('best_val_psnr')} dB (bicubic {bicubic:.2f}): "
         f"{cfg.out / 'best.keras'}"
