@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 from pathlib import Path
@@ -144,6 +145,7 @@ def run(
     ours = med["espcn_edge.frame"]
     report = {
         "cpu": cpu_info(),
+        "load_average": round(os.getloadavg()[0], 1),  # other work slows the absolute times
         "size": f"{size[0]}x{size[1]}",
         "scale": r,
         "frames": frames,
@@ -167,7 +169,7 @@ def run(
 def format_report(rep: dict) -> str:
     med = rep["median_ms"]
     lines = [
-        f"CPU: {describe(rep['cpu'])}",
+        f"CPU: {describe(rep['cpu'])}; load average {rep['load_average']}",
         f"bench ×{rep['scale']} at {rep['size']} → {rep['frames']} frames, backend "
         f"{rep['backend']}, threads {rep['threads']}, model {rep['model']}",
         "espcn-edge per stage (median ms): "
