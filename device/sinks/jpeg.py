@@ -31,13 +31,19 @@ def encode_planes(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, quality: int = 
             quality=quality,
         )
     # Pillow takes planes of one size and averages 2×2 blocks itself: chroma doubled by
-    # repetition comes back out of that average unchanged
+    # repetition (nearest neighbour at exactly 2×) comes back out of that average unchanged
     h, w = y.shape
-    cb, cr = (np.repeat(np.repeat(c, 2, axis=0), 2, axis=1)[:h, :w] for c in (cb, cr))
-    im = Image.merge("YCbCr", [Image.fromarray(np.ascontiguousarray(p)) for p in (y, cb, cr)])
+    chroma = [_doubled(Image.fromarray(np.ascontiguousarray(c)), (w, h)) for c in (cb, cr)]
+    im = Image.merge("YCbCr", [Image.fromarray(np.ascontiguousarray(y)), *chroma])
     buf = io.BytesIO()
     im.save(buf, format="JPEG", quality=quality, subsampling="4:2:0")
     return buf.getvalue()
+
+
+def _doubled(plane: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Each pixel of `plane` as a 2×2 block, cropped to `size` (odd sizes keep half a block)."""
+    doubled = plane.resize((2 * plane.width, 2 * plane.height), Image.Resampling.NEAREST)
+    return doubled if doubled.size == size else doubled.crop((0, 0, *size))
 
 
 def view_planes(result, compare: bool, full: bool = False):
