@@ -13,6 +13,7 @@ chroma, resized on the chroma worker while the model runs.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,13 +102,15 @@ def _chroma_at(cb: np.ndarray, cr: np.ndarray, size: Size):
     return resize_bicubic(cb, size), resize_bicubic(cr, size)
 
 
-def super_resolve(frame: Frame, upscale_y, scale: int, rgb: bool = False) -> Result:
-    """Run one frame through `upscale_y` (the engine's Y → Y call, `scale`× larger). The 4:2:0
-    chroma — and the full-size chroma too when `rgb` consumers wait — is resized on the chroma
-    worker meanwhile when resizing is needed."""
+def super_resolve(
+    frame: Frame, upscale_y, scale: int, full_chroma: Collection[bool] = (False,)
+) -> Result:
+    """Run one frame through `upscale_y` (the engine's Y → Y call, `scale`× larger) while the
+    chroma its consumers take is resized on the chroma worker: `full_chroma` has False for 4:2:0
+    consumers (JPEG, H.264), True for RGB ones (full SR size)."""
     t0 = time.perf_counter()
     w, h = frame.size[0] * scale, frame.size[1] * scale
-    wanted = [(w, h), half_size((w, h))] if rgb else [half_size((w, h))]
+    wanted = [(w, h) if full else half_size((w, h)) for full in set(full_chroma)]
     pending = {
         size: resize_chroma_async(frame.cb, frame.cr, size)
         for size in wanted

@@ -137,8 +137,8 @@ class Pipeline:
             self._stop.set()
 
     def _process(self, frame: Frame) -> Result:
-        rgb = any(sink.needs_rgb for sink in self.sinks)
-        result = super_resolve(frame, self.upscale_y, self.scale, rgb)
+        needs = {sink.needs_rgb for sink in self.sinks}
+        result = super_resolve(frame, self.upscale_y, self.scale, full_chroma=needs)
         t0 = time.perf_counter()
         for sink in self.sinks:
             sink.output(result)

@@ -186,8 +186,12 @@ def test_rgb_chroma_is_made_only_when_a_sink_needs_rgb(monkeypatch):
 
     monkeypatch.undo()
     sink = RgbSink()  # full-size chroma made alongside the model, before the sinks see it
-    Pipeline(CountingSource(limit=3), bicubic_x2, [sink, Collect()], scale=2).run()
+    Pipeline(CountingSource(limit=3), bicubic_x2, [sink], scale=2).run()
     assert sink.results and all(list(r._chroma) == [(64, 48)] for r in sink.results)
+
+    frame = Frame(np.zeros((24, 32), np.uint8), *np.full((2, 12, 16), 128, np.uint8))
+    result = super_resolve(frame, bicubic_x2, 2, full_chroma=())  # no sink: no chroma made
+    assert not result._chroma
 
 
 def test_which_sinks_need_rgb(tmp_path):
