@@ -5,9 +5,9 @@ colour space). Chroma may be at the luma size or subsampled (YUV420). RGB source
 the core colour functions.
 
 The SR frame's chroma is made only at the size its consumers need: a 4:2:0 JPEG or H.264 frame
-carries Cb/Cr at half the SR size — at ×2 the LR size itself, so nothing is resized — and only RGB
-consumers (a window, PNG files) need them at the full SR size. Either is bicubic from the LR
-chroma, resized on the chroma worker while the model runs.
+carries Cb/Cr at half the SR size — at ×2 the LR size, which an RGB source's chroma already has —
+and only RGB consumers (a window, PNG files) need them at the full SR size. Either is bicubic from
+the LR chroma, resized on the chroma worker while the model runs.
 """
 
 from __future__ import annotations
