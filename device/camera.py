@@ -80,7 +80,9 @@ def run(
         sinks.append(WindowSink(compare))
     if record:
         sinks.append(RecordSink(record, compare=compare, stats=stats))
-    pipeline = Pipeline(src, upscaler.upscale_y, sinks, max_frames=frames, stats=stats)
+    pipeline = Pipeline(
+        src, upscaler.upscale_y, sinks, max_frames=frames, stats=stats, scale=upscaler.scale
+    )
     with stop_on_signals(pipeline.request_stop):
         log.info(
             "streaming %s through %s ×%d (%s); Ctrl-C to stop",

@@ -140,12 +140,13 @@ def run(
         sinks,
         max_frames=frames or None,
         stats=stats,
+        scale=upscaler.scale,
     )
     with stop_on_signals(pipeline.request_stop):
         pipeline.run()
     out = out or Path(f"espcn_demo_x{upscaler.scale}.png")
     if keep.result is not None:
-        save_rgb(out, ycbcr_to_rgb(*view_planes(keep.result, compare=True)))
+        save_rgb(out, ycbcr_to_rgb(*view_planes(keep.result, compare=True, full=True)))
         print(f"wrote {out}: bicubic (left) | ESPCN ×{upscaler.scale} (right)")
     report = bench.run(
         size,

@@ -1,18 +1,24 @@
 """What flows through the device pipeline: LR frames in, super-resolved frames out.
 
 Frames carry full-range BT.601 planes (Y, Cb, Cr as uint8, the camera's YUV420 and JPEG's
-colour space). Chroma may be at the luma size or subsampled (YUV420): it is upscaled to the SR
-size with bicubic either way. RGB sources are split with the core colour functions.
+colour space). Chroma may be at the luma size or subsampled (YUV420). RGB sources are split with
+the core colour functions.
+
+The SR frame's chroma is made only at the size its consumers need: a 4:2:0 JPEG or H.264 frame
+carries Cb/Cr at half the SR size — at ×2 the LR size, which an RGB source's chroma already has —
+and only RGB consumers (a window, PNG files) need them at the full SR size. Either is bicubic from
+the LR chroma, resized on the chroma worker while the model runs.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.color import resize_bicubic, resize_chroma_async, rgb_to_ycbcr, ycbcr_to_rgb
 
 
 @dataclass
@@ -44,49 +50,85 @@ class Frame:
         return ycbcr_to_rgb(self.y, *_chroma_at(self.cb, self.cr, self.size))
 
 
+Size = tuple[int, int]  # (width, height)
+
+
+def half_size(size: Size) -> Size:
+    """The chroma size of a 4:2:0 frame of `size`: half, rounded up (odd sizes keep their edge)."""
+    return (size[0] + 1) // 2, (size[1] + 1) // 2
+
+
 @dataclass
 class Result:
-    """A super-resolved frame: Y, Cb, Cr planes at the SR size, plus the LR frame it came from."""
+    """A super-resolved frame: Y at the SR size, chroma on demand (see module doc), and the LR
+    frame it came from."""
 
     frame: Frame
     y: np.ndarray
-    cb: np.ndarray
-    cr: np.ndarray
     stage_ms: dict[str, float] = field(default_factory=dict)
+    _chroma: dict[Size, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     _rgb: np.ndarray | None = None
 
     @property
-    def size(self) -> tuple[int, int]:
+    def size(self) -> Size:
         return self.y.shape[1], self.y.shape[0]
+
+    def chroma(self, full: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Cb, Cr at half the SR size (4:2:0), or at the SR size when `full` (made once)."""
+        size = self.size if full else half_size(self.size)
+        if size not in self._chroma:
+            self._chroma[size] = _chroma_at(self.frame.cb, self.frame.cr, size)
+        return self._chroma[size]
+
+    def planes(self, full: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Y, Cb, Cr: 4:2:0 (for JPEG and H.264), or all at the SR size when `full`."""
+        return (self.y, *self.chroma(full))
 
     def rgb(self) -> np.ndarray:
         """RGB uint8 at the SR size (computed once, on demand)."""
         if self._rgb is None:
-            self._rgb = ycbcr_to_rgb(self.y, self.cb, self.cr)
+            self._rgb = ycbcr_to_rgb(*self.planes(full=True))
         return self._rgb
 
-    def bicubic_planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The LR frame upscaled with plain bicubic to the SR size, for side-by-side views."""
-        y = resize_bicubic(self.frame.y, self.size)
-        return (y, *_chroma_at(self.frame.cb, self.frame.cr, self.size))
+    def bicubic_planes(self, full: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The LR frame upscaled with plain bicubic, for side-by-side views: its chroma is the
+        SR frame's own (the model changes only Y)."""
+        return (resize_bicubic(self.frame.y, self.size), *self.chroma(full))
 
 
-def _chroma_at(cb: np.ndarray, cr: np.ndarray, size: tuple[int, int]):
+def _chroma_at(cb: np.ndarray, cr: np.ndarray, size: Size):
     if (cb.shape[1], cb.shape[0]) == size:
         return cb, cr
     return resize_bicubic(cb, size), resize_bicubic(cr, size)
 
 
-def super_resolve(frame: Frame, upscale_y) -> Result:
-    """Run one frame through `upscale_y` (the engine's Y → Y call) and bicubic chroma."""
+def super_resolve(
+    frame: Frame, upscale_y, scale: int, full_chroma: Collection[bool] = (False,)
+) -> Result:
+    """Run one frame through `upscale_y` (the engine's Y → Y call, `scale`× larger) while the
+    chroma its consumers take is resized on the chroma worker: `full_chroma` has False for 4:2:0
+    consumers (JPEG, H.264), True for RGB ones (full SR size)."""
     t0 = time.perf_counter()
+    w, h = frame.size[0] * scale, frame.size[1] * scale
+    wanted = [(w, h) if full else half_size((w, h)) for full in set(full_chroma)]
+    pending = {
+        size: resize_chroma_async(frame.cb, frame.cr, size)
+        for size in wanted
+        if (frame.cb.shape[1], frame.cb.shape[0]) != size
+    }
     y_sr = upscale_y(frame.y)
     t1 = time.perf_counter()
-    size = (y_sr.shape[1], y_sr.shape[0])
-    cb, cr = _chroma_at(frame.cb, frame.cr, size)
+    if y_sr.shape != (h, w):
+        raise ValueError(f"upscale_y gave {y_sr.shape[1]}×{y_sr.shape[0]}, not ×{scale}")
+    result = Result(frame, y_sr)
+    result._chroma.update({size: job.result() for size, job in pending.items()})
     t2 = time.perf_counter()
-    stages = {"capture": frame.capture_ms, "invoke": (t1 - t0) * 1e3, "chroma": (t2 - t1) * 1e3}
-    return Result(frame, y_sr, cb, cr, stage_ms=stages)
+    result.stage_ms = {
+        "capture": frame.capture_ms,
+        "invoke": (t1 - t0) * 1e3,
+        "chroma": (t2 - t1) * 1e3,  # the wait for chroma beyond invoke
+    }
+    return result
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -4,7 +4,7 @@ The capture thread always replaces the waiting frame with the newest one; a fram
 still waiting is dropped (and counted), so latency stays at about one frame however slow the
 model is. A source that is not live (a folder of images) instead waits until its frame is taken,
 so every frame is processed. The inference thread super-resolves the newest frame and hands it
-to every sink.
+to every sink, with the chroma the sinks need made while the model runs (see `frames`).
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ class LatestSlot:
 
 
 class Pipeline:
-    """Source → upscaler → sinks; `run()` blocks until `max_frames`, the end or `stop()`."""
+    """Source → upscaler → sinks; `run()` blocks until `max_frames`, the end or `stop()`.
+    `upscale_y` makes Y planes `scale`× larger."""
 
     def __init__(
         self,
@@ -74,9 +75,12 @@ class Pipeline:
         sinks: Sequence[Sink] = (),
         max_frames: int | None = None,
         stats: Stats | None = None,
+        *,
+        scale: int,
     ):
         self.source = source
         self.upscale_y = upscale_y
+        self.scale = scale
         self.sinks = list(sinks)
         self.max_frames = max_frames
         self.stats = stats or Stats()
@@ -133,7 +137,8 @@ class Pipeline:
             self._stop.set()
 
     def _process(self, frame: Frame) -> Result:
-        result = super_resolve(frame, self.upscale_y)
+        needs = {sink.needs_rgb for sink in self.sinks}
+        result = super_resolve(frame, self.upscale_y, self.scale, full_chroma=needs)
         t0 = time.perf_counter()
         for sink in self.sinks:
             sink.output(result)

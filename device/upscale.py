@@ -121,10 +121,9 @@ def _video(job: Job, upscaler, crf: int = DEFAULT_CRF) -> str:
                 if audio is not None:
                     writer.copy_audio(audio)
                     continue
-                sr = super_resolve(
-                    Frame.from_rgb(decoded.to_ndarray(format="rgb24")), upscaler.upscale_y
-                )
-                writer.write(sr.y, sr.cb, sr.cr, decoded.pts, decoded.duration, clip.display_matrix)
+                frame = Frame.from_rgb(decoded.to_ndarray(format="rgb24"))
+                sr = super_resolve(frame, upscaler.upscale_y, upscaler.scale)
+                writer.write(*sr.planes(), decoded.pts, decoded.duration, clip.display_matrix)
                 bar.update()
             if writer.count == 0:
                 raise SourceError(f"{job.src}: no frames could be read")

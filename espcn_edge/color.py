@@ -13,7 +13,7 @@ All arrays are H×W (planes) or H×W×3 (RGB), uint8 unless stated.
 from __future__ import annotations
 
 import functools
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -105,13 +105,17 @@ def _chroma_worker() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=1, thread_name_prefix="espcn-chroma")
 
 
+def resize_chroma_async(cb: np.ndarray, cr: np.ndarray, size: tuple[int, int]) -> Future:
+    """Cb and Cr resized to `size` with bicubic in a worker thread, so the model can run
+    meanwhile (Pillow and the interpreter both release the GIL); `.result()` is the pair."""
+    return _chroma_worker().submit(lambda: (resize_bicubic(cb, size), resize_bicubic(cr, size)))
+
+
 def upscale_rgb(rgb: np.ndarray, scale: int, upscale_y) -> np.ndarray:
     """Super-resolve an RGB image: `upscale_y` maps the Y plane (uint8 H×W) to Y (uint8 rH×rW);
-    chroma is upscaled with bicubic and merged back. The chroma is resized in a worker thread
-    while `upscale_y` runs (Pillow and the interpreter both release the GIL)."""
+    chroma is upscaled with bicubic (while `upscale_y` runs) and merged back."""
     y, cb, cr = rgb_to_ycbcr(rgb)
-    size = (y.shape[1] * scale, y.shape[0] * scale)
-    chroma = _chroma_worker().submit(lambda: (resize_bicubic(cb, size), resize_bicubic(cr, size)))
+    chroma = resize_chroma_async(cb, cr, (y.shape[1] * scale, y.shape[0] * scale))
     y_sr = upscale_y(y)
     return ycbcr_to_rgb(y_sr, *chroma.result())
 

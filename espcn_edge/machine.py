@@ -8,7 +8,7 @@ import platform
 from pathlib import Path
 
 # the features that change int8 convolution throughput by several times
-SIMD_FEATURES = ("avx512_vnni", "avx_vnni", "avx512f", "avx2", "asimddp", "i8mm", "asimd")
+SIMD_FEATURES = ("avx512_vnni", "avx_vnni", "avx512f", "avx2", "asimddp", "i8mm", "asimd", "neon")
 
 
 def cpu_info(cpuinfo: str | None = None) -> dict:
@@ -33,11 +33,14 @@ def cpu_info(cpuinfo: str | None = None) -> dict:
 
 
 def _arm_model(fields: dict[str, str]) -> str | None:
-    """Arm kernels name the board (device tree) rather than the core in /proc/cpuinfo."""
-    try:
-        board = Path("/proc/device-tree/model").read_text().rstrip("\x00")
-    except OSError:
-        board = None
+    """Arm kernels give no model name: the board (a Pi's 'Model' line, else the device tree)
+    and the core named from its part number."""
+    board = fields.get("model")
+    if not board:
+        try:
+            board = Path("/proc/device-tree/model").read_text().rstrip("\x00")
+        except OSError:
+            board = None
     part = {"0xd08": "Cortex-A72", "0xd0b": "Cortex-A76", "0xd03": "Cortex-A53"}.get(
         fields.get("cpu part", "")
     )

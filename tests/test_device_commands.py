@@ -20,6 +20,7 @@ from PIL import Image
 from device import bench, upscale
 from device.cli import main as cli
 from espcn_edge import SAMPLES_DIR
+from espcn_edge.machine import cpu_info, describe
 
 ROOT = Path(__file__).parents[1]
 FAKES = Path(__file__).parent / "fakes"
@@ -144,8 +145,11 @@ def test_bench_reports_stages_and_the_opencv_ratio(tiny, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "OpenCV dnn_superres ESPCN" in text and "peak RSS" in text
     report = json.loads(out.read_text())
-    for stage in (*bench.FRAME_STAGES, "encode", "frame"):
+    assert text.startswith(f"CPU: {describe()}; load average ")  # what the ratios hang on
+    assert report["cpu"] == cpu_info()
+    for stage in (*bench.FRAME_STAGES, "encode", "frame", "camera"):
         assert report["median_ms"][f"espcn_edge.{stage}"] > 0
+    assert report["camera_to_invoke"] > 0 and "× invoke's time" in text
     assert report["ratio_to_opencv_espcn"] > 0 and report["ratio_to_bicubic"] > 0
     assert cli(["bench", "--model", str(tiny), "--vs-opencv", "/no/x.pb"]) == 2
 

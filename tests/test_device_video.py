@@ -19,7 +19,7 @@ from fakes import tiny_model
 from PIL import Image
 
 from device.cli import main as cli
-from device.frames import Frame, super_resolve
+from device.frames import Frame, Result, super_resolve
 from device.pipeline import Pipeline
 from device.sinks import RecordSink, Sink
 from device.sinks.h264 import H264Writer
@@ -108,11 +108,17 @@ def test_upscaled_clip_keeps_every_frame_its_timing_audio_and_rotation(tiny, tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip_x2.mp4"]
 
 
+def planes420(rgb: np.ndarray):
+    """An RGB picture as the 4:2:0 planes the writer takes."""
+    frame = Frame(*rgb_to_ycbcr(rgb))
+    return Result(frame, frame.y).planes()
+
+
 def test_colours_odd_sizes_and_mixed_sizes_survive_the_encoder(tmp_path):
     writer = H264Writer(tmp_path / "v.mp4", Fraction(1, 10), rate=10, crf=12)
     rgb = picture(3, (33, 17))  # odd: padded to 34×18
-    writer.write(*rgb_to_ycbcr(rgb), pts=0, duration=1)
-    writer.write(*rgb_to_ycbcr(picture(4, (20, 40))), pts=1, duration=1)  # portrait: letterboxed
+    writer.write(*planes420(rgb), pts=0, duration=1)
+    writer.write(*planes420(picture(4, (20, 40))), pts=1, duration=1)  # portrait: letterboxed
     writer.close()
     out = probe(tmp_path / "v.mp4")
     assert out["size"] == (34, 18) and out["frames"] == 2 and out["duration"] == 0.2
@@ -127,7 +133,7 @@ def test_an_unwritable_or_unknown_video_leaves_nothing(tmp_path):
     with pytest.raises(ValueError, match=r"cannot write \.avi video; use \.mp4"):
         H264Writer(tmp_path / "v.avi")
     writer = H264Writer(tmp_path / "v.mp4")
-    writer.write(*rgb_to_ycbcr(picture(0)), pts=0, duration=3000)
+    writer.write(*planes420(picture(0)), pts=0, duration=3000)
     writer.abort()
     assert list(tmp_path.iterdir()) == []
 
@@ -173,7 +179,8 @@ def test_a_slow_pipeline_records_a_video_as_long_as_the_capture(tmp_path):
 
     times, stats = CaptureTimes(), Stats()
     record = RecordSink(tmp_path / "rec.mp4", stats=stats)
-    Pipeline(DemoSource((64, 48), fps=25), slow_double, [record, times], 20, stats).run()
+    source = DemoSource((64, 48), fps=25)
+    Pipeline(source, slow_double, [record, times], 20, stats, scale=2).run()
     wall = times.times[-1] - times.times[0] + np.diff(times.times).mean()
     out = probe(tmp_path / "rec.mp4")
     assert out["frames"] == 20 and stats.dropped > 10 and stats.unrecorded == 0
@@ -188,7 +195,7 @@ def test_frames_the_encoder_cannot_take_are_counted_not_lost(tmp_path):
     record = RecordSink(tmp_path / "rec.mp4", stats=stats)
     record.start()
     frame = Frame(*rgb_to_ycbcr(picture(0, (640, 480))))
-    result = super_resolve(frame, lambda y: y)
+    result = super_resolve(frame, lambda y: y, 1)
     for _ in range(60):  # far faster than any encoder
         record.output(result)
     record.stop()

@@ -37,7 +37,9 @@ def start_view(model, compare: bool):
     upscaler = Upscaler(model, scale=2, num_threads=1)
     stats.info = {"backend": upscaler.backend}
     view = ViewSink(("127.0.0.1", 0), stats, scale=2, compare=compare)
-    pipeline = Pipeline(DemoSource(LR, fps=20), upscaler.upscale_y, [view], stats=stats)
+    pipeline = Pipeline(
+        DemoSource(LR, fps=20), upscaler.upscale_y, [view], stats=stats, scale=upscaler.scale
+    )
     runner = threading.Thread(target=pipeline.run, daemon=True)
     runner.start()
     for _ in range(200):
@@ -208,8 +210,10 @@ def test_headless_chromium_shows_the_live_stream(live_view, tmp_path):
     assert pipeline.stats.frames > 0
 
 
+@pytest.mark.parametrize("size", [(64, 48), (63, 47)])  # odd: chroma rounded up
 @pytest.mark.parametrize("encoder", ["pillow", "simplejpeg"])
-def test_jpeg_from_planes_keeps_the_colours(encoder, monkeypatch):
+def test_jpeg_from_planes_keeps_the_colours(encoder, size, monkeypatch):
+    from device.frames import Frame, Result
     from device.sinks import jpeg
     from espcn_edge.color import rgb_to_ycbcr
 
@@ -217,8 +221,10 @@ def test_jpeg_from_planes_keeps_the_colours(encoder, monkeypatch):
         pytest.skip("simplejpeg is not installed (it comes with picamera2 on a Pi)")
     if encoder == "pillow":
         monkeypatch.setattr(jpeg, "simplejpeg", None)
-    yy, xx = np.mgrid[0:48, 0:64]
+    yy, xx = np.mgrid[0 : size[1], 0 : size[0]]
     rgb = np.stack([xx * 4, yy * 5, np.full_like(xx, 90)], -1).astype(np.uint8)
-    decoded = np.asarray(Image.open(io.BytesIO(jpeg.encode_planes(*rgb_to_ycbcr(rgb)))))
+    frame = Frame(*rgb_to_ycbcr(rgb))
+    planes = Result(frame, frame.y).planes()  # 4:2:0: chroma at half size
+    decoded = np.asarray(Image.open(io.BytesIO(jpeg.encode_planes(*planes))))
     assert decoded.shape == rgb.shape
     assert np.abs(decoded.astype(int) - rgb).mean() < 3

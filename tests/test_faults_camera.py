@@ -147,7 +147,7 @@ def test_a_stalled_camera_is_cancelled_stopped_and_closed(fake, monkeypatch, tmp
     video = tmp_path / "out.mp4"
     t0 = time.monotonic()
     runner, errors = start(
-        Pipeline(Picamera2Source(LR, frame_timeout=0.5), double, [RecordSink(video)])
+        Pipeline(Picamera2Source(LR, frame_timeout=0.5), double, [RecordSink(video)], scale=2)
     )
     runner.join(5)
     assert not runner.is_alive(), "the pipeline did not stop"
@@ -196,7 +196,7 @@ def test_the_recording_is_finalised_while_a_broken_camera_hangs_in_stop(
     monkeypatch.setattr(fake, "vanish_after", 5)
     monkeypatch.setattr(fake.Picamera2, "stop", lambda cam: released.wait(10))
     runner, errors = start(
-        Pipeline(Picamera2Source(LR), double, [RecordSink(tmp_path / "out.mp4")])
+        Pipeline(Picamera2Source(LR), double, [RecordSink(tmp_path / "out.mp4")], scale=2)
     )
     deadline = time.monotonic() + 10
     while not (tmp_path / "out.mp4").exists():
@@ -224,7 +224,7 @@ def test_a_camera_failing_to_stop_is_one_error_and_still_closed(
 
     monkeypatch.setattr(fake.Picamera2, "stop", broken_stop)
     pipeline = Pipeline(
-        Picamera2Source(LR), double, [RecordSink(tmp_path / "out.mp4")], max_frames=4
+        Picamera2Source(LR), double, [RecordSink(tmp_path / "out.mp4")], max_frames=4, scale=2
     )
     with pytest.raises(SourceError, match=r"^picamera2:0: could not stop the camera \(Failed"):
         pipeline.run()

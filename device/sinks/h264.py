@@ -7,6 +7,7 @@ it was captured. B-frames are off: with them FFmpeg's MP4 muxer derives a wrong 
 variable timestamps. The file is written to a temporary name and renamed into place by `close()`;
 `abort()` leaves nothing behind.
 
+Frames come as 4:2:0 planes (chroma at half the luma size, rounded up), so nothing is resampled.
 Sizes: yuv420p needs even widths and heights, so an odd last row or column is repeated. The first
 frame fixes the video's size; a later frame of another size is scaled to fit inside it, keeping
 its aspect ratio, on black bars (letterboxed), never dropped.
@@ -53,17 +54,15 @@ def check_video_target(target: Path) -> str:
 
 
 def yuv420_limited(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
-    """Full-range Y, Cb, Cr (equal, even sizes) → one yuv420p buffer (H·3/2 × W), limited range:
-    chroma averaged over 2×2 blocks."""
+    """Full-range Y (even H×W) and Cb, Cr (H/2×W/2) → one yuv420p buffer (H·3/2 × W), limited
+    range."""
     h, w = y.shape
-
-    def half(c: np.ndarray) -> np.ndarray:
-        blocks = c.reshape(h // 2, 2, w // 2, 2).astype(np.uint16).sum(axis=(1, 3))
-        return _C_LIMITED[(blocks + 2) // 4]
-
-    return np.concatenate([_Y_LIMITED[y].ravel(), half(cb).ravel(), half(cr).ravel()]).reshape(
-        h * 3 // 2, w
-    )
+    out = np.empty((h * 3 // 2, w), np.uint8)
+    np.take(_Y_LIMITED, y, out=out[:h])
+    chroma = out[h:].reshape(2, h // 2, w // 2)
+    np.take(_C_LIMITED, cb, out=chroma[0])
+    np.take(_C_LIMITED, cr, out=chroma[1])
+    return out
 
 
 def even(plane: np.ndarray) -> np.ndarray:
@@ -84,7 +83,7 @@ def letterbox(plane: np.ndarray, size: tuple[int, int], fill: int) -> np.ndarray
 
 
 class H264Writer:
-    """Frames as full-range Y/Cb/Cr planes (chroma at the luma size) → an H.264 video file.
+    """Frames as full-range 4:2:0 Y/Cb/Cr planes (see `write`) → an H.264 video file.
 
     `time_base` is the unit of the `pts` and `duration` given to `write`; `rate` only guides the
     encoder's rate control. `audio`, a PyAV input stream, gets a stream of the same codec whose
@@ -157,13 +156,14 @@ class H264Writer:
         duration: int = 0,
         display_matrix: list[int] | None = None,
     ) -> None:
-        """Encode one frame shown from `pts` for `duration` (time_base units). The first frame
-        opens the file at its size, with `display_matrix` (the source's rotation) if given."""
+        """Encode one frame shown from `pts` for `duration` (time_base units): Y (H×W), Cb and Cr
+        at half its size, rounded up. The first frame opens the file at its size, with
+        `display_matrix` (the source's rotation) if given."""
         with self._ffmpeg_errors():
             self._write(y, cb, cr, pts, duration, display_matrix)
 
     def _write(self, y, cb, cr, pts, duration, display_matrix) -> None:
-        y, cb, cr = even(y), even(cb), even(cr)
+        y = even(y)  # the chroma, rounded up, is already half of the even size
         size = (y.shape[1], y.shape[0])
         if self._out is None:
             self._open(size, display_matrix)
@@ -171,8 +171,9 @@ class H264Writer:
             if not self.letterboxed:
                 log.info("%s: frames not %dx%d are letterboxed to fit", self.target, *self.size)
             self.letterboxed += 1
+            half = (self.size[0] // 2, self.size[1] // 2)
             y = letterbox(y, self.size, 0)
-            cb, cr = letterbox(cb, self.size, 128), letterbox(cr, self.size, 128)
+            cb, cr = letterbox(cb, half, 128), letterbox(cr, half, 128)
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1  # timestamps must increase
         frame = self._av.VideoFrame.from_ndarray(yuv420_limited(y, cb, cr), format="yuv420p")

@@ -54,6 +54,11 @@ class RecordSink(Sink):
     def is_video(self) -> bool:
         return not self.target.is_dir() and bool(self.target.suffix)
 
+    @property
+    def needs_rgb(self) -> bool:
+        """PNG frames are RGB; a video takes 4:2:0 planes."""
+        return not self.is_video
+
     def start(self) -> None:
         if self.is_video:
             try:
@@ -75,7 +80,7 @@ class RecordSink(Sink):
             self._reported = True
             raise SinkError(f"--record {self.target}: {self._error}")
         if self._writer is None:
-            rgb = ycbcr_to_rgb(*view_planes(result, self.compare))
+            rgb = ycbcr_to_rgb(*view_planes(result, self.compare, full=True))
             save_rgb(self.target / f"frame_{self.count:06d}.png", rgb)
             self.count += 1
             return

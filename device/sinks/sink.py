@@ -11,9 +11,12 @@ class SinkError(ValueError):
 
 class Sink:
     """Base class. `output` runs on the inference thread, so it must not block for long;
-    a sink that wants the pipeline to end (a closed window) sets `wants_stop`."""
+    a sink that wants the pipeline to end (a closed window) sets `wants_stop`. A sink that
+    shows or saves RGB sets `needs_rgb`, so full-size chroma is made for it alongside the model
+    (the others take 4:2:0 planes)."""
 
     wants_stop = False
+    needs_rgb = False
 
     def start(self) -> None:
         pass

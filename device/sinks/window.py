@@ -12,6 +12,8 @@ TITLE = "espcn-edge"
 
 
 class WindowSink(Sink):
+    needs_rgb = True
+
     def __init__(self, compare: bool = False):
         self.compare = compare
         self._cv2 = None
@@ -40,7 +42,7 @@ class WindowSink(Sink):
     def output(self, result: Result) -> None:
         from espcn_edge.color import ycbcr_to_rgb
 
-        rgb = ycbcr_to_rgb(*view_planes(result, self.compare))
+        rgb = ycbcr_to_rgb(*view_planes(result, self.compare, full=True))
         self._cv2.imshow(TITLE, rgb[..., ::-1])
         if self._cv2.waitKey(1) & 0xFF in (ord("q"), 27):
             self.wants_stop = True
