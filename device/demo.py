@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from espcn_edge.color import ycbcr_to_rgb
+from espcn_edge.commandline import non_negative_int, parse_size
 from espcn_edge.imageio import save_rgb
 from espcn_edge.runtime import default_model_path
 
@@ -33,10 +33,10 @@ from .engine import (
     open_upscaler,
     setup_logging,
 )
-from .frames import Result, parse_size
+from .figure import ZOOM, comparison
+from .frames import Result
 from .pipeline import Pipeline
 from .sinks import Sink, ViewSink, parse_address
-from .sinks.jpeg import view_planes
 from .sources import DemoSource
 from .stats import Stats
 
@@ -145,8 +145,11 @@ def run(
         pipeline.run()
     out = out or Path(f"espcn_demo_x{upscaler.scale}.png")
     if keep.result is not None:
-        save_rgb(out, ycbcr_to_rgb(*view_planes(keep.result, compare=True)))
-        print(f"wrote {out}: bicubic (left) | ESPCN ×{upscaler.scale} (right)")
+        save_rgb(out, comparison(keep.result, upscaler.model_path.name))
+        print(
+            f"wrote {out}: bicubic (left) | ESPCN ×{upscaler.scale} (right), "
+            f"below them the outlined region magnified {ZOOM}×"
+        )
     report = bench.run(
         size,
         dataclasses.replace(engine, model=upscaler.model_path),
@@ -159,13 +162,15 @@ def run(
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("demo", __doc__)
-    p.add_argument("--frames", type=int, default=90, help="frames to stream (0: until Ctrl-C)")
-    p.add_argument("--size", type=parse_size, default=(320, 240), help="LR frame size WxH")
+    p.add_argument(
+        "--frames", type=non_negative_int, default=90, help="frames to stream (0: until Ctrl-C)"
+    )
+    p.add_argument("--size", type=parse_size, default="320x240", help="LR frame size WxH")
     p.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="side-by-side image to write (default espcn_demo_x{scale}.png)",
+        help="comparison image to write (default: espcn_demo_x{scale}.png)",
     )
     p.add_argument("--view", metavar="HOST:PORT", default=None, help="also serve a live view")
     p.add_argument(

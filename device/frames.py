@@ -87,14 +87,3 @@ def super_resolve(frame: Frame, upscale_y) -> Result:
     t2 = time.perf_counter()
     stages = {"capture": frame.capture_ms, "invoke": (t1 - t0) * 1e3, "chroma": (t2 - t1) * 1e3}
     return Result(frame, y_sr, cb, cr, stage_ms=stages)
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'320x240' → (320, 240); raises ValueError with a readable message."""
-    try:
-        w, h = (int(v) for v in text.lower().replace("×", "x").split("x"))
-    except ValueError:
-        raise ValueError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 320x240") from None
-    if w < 8 or h < 8 or w > 4096 or h > 4096:
-        raise ValueError(f"size {text!r}: width and height must be between 8 and 4096")
-    return w, h

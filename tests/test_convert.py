@@ -206,7 +206,7 @@ def test_bad_inputs_one_line_no_file(case, models, tmp_path, capsys):
     rc = main(["--int8", "--model", str(model), "--data", str(data), "--out", str(out), *extra])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0
-    assert err and err[-1].startswith("convert.tflite: "), err
+    assert err and err[-1].startswith("python -m convert.tflite: "), err
     assert _no_new_files(tmp_path, before)
     if case == "scale":
         assert "×2" in err[-1]
