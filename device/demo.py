@@ -2,8 +2,9 @@
 
 Runs the demo source (a slow pan over the package's sample photos) through the shipped model —
 or, when none ships yet, a quick model trained and converted on the spot in a separate process
-(a few minutes, needs the `train` extra) — writes a bicubic | ESPCN side-by-side image and
-prints the pipeline statistics and the bench numbers.
+(a few minutes, needs the `train` extra) — writes a bicubic | ESPCN comparison image (each half
+labelled, with a magnified crop of both; `device/figure.py`) and prints the pipeline statistics
+and the bench numbers.
 
     espcn-edge demo                 # → espcn_demo_x2.png
     espcn-edge demo --view 127.0.0.1:8000 --frames 0    # watch it in a browser until Ctrl-C
@@ -79,6 +80,7 @@ def quick_model(scale: int) -> Path:
             str(scale),
             "--out",
             str(run_dir),
+            "--overwrite",  # a run left there earlier, whose conversion did not finish
             *QUICK_TRAIN,
         ],
         [

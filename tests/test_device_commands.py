@@ -185,8 +185,10 @@ def test_demo_without_a_shipped_model_trains_one_or_says_how(tiny, tmp_path, mon
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(demo, "default_model_path", lambda scale: tmp_path / "none.tflite")
     failed = subprocess.CompletedProcess([], 1, "", "ModuleNotFoundError: No module named 'keras'")
-    monkeypatch.setattr(demo.subprocess, "run", lambda *a, **k: failed)
+    calls = []
+    monkeypatch.setattr(demo.subprocess, "run", lambda cmd, **k: calls.append(cmd) or failed)
     assert cli(["demo", "--frames", "1", "--size", "64x48"]) == 2
+    assert "--overwrite" in calls[0]  # train.fit would refuse a quick run left there before
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "train extra" in err[0] and "No module named 'keras'" in err[0]
     quick = tmp_path / "cache" / "espcn-edge" / "quick_x2_int8.tflite"  # made by an earlier run

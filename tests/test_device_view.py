@@ -17,9 +17,10 @@ import pytest
 from fakes import tiny_model
 from PIL import Image
 
+from device.frames import Frame
 from device.pipeline import Pipeline
 from device.sinks import ViewSink, parse_address
-from device.sources import DemoSource
+from device.sources import DemoSource, Source
 from device.stats import Stats
 from espcn_edge.runtime import Upscaler
 
@@ -31,13 +32,15 @@ def tiny(tmp_path_factory):
     return tiny_model.session_model(tmp_path_factory)
 
 
-def start_view(model, compare: bool):
-    """A running demo → tiny model → ViewSink pipeline on a free port; yields (host, port, p)."""
+def start_view(model, compare: bool, source=None):
+    """A running source (default: demo) → tiny model → ViewSink pipeline on a free port;
+    yields (host, port, pipeline)."""
     stats = Stats()
     upscaler = Upscaler(model, scale=2, num_threads=1)
     stats.info = {"backend": upscaler.backend}
     view = ViewSink(("127.0.0.1", 0), stats, scale=2, compare=compare)
-    pipeline = Pipeline(DemoSource(LR, fps=20), upscaler.upscale_y, [view], stats=stats)
+    source = source or DemoSource(LR, fps=20)
+    pipeline = Pipeline(source, upscaler.upscale_y, [view], stats=stats)
     runner = threading.Thread(target=pipeline.run, daemon=True)
     runner.start()
     for _ in range(200):
@@ -59,6 +62,20 @@ def live_view(tiny):
 @pytest.fixture
 def compare_view(tiny):
     yield from start_view(tiny, compare=True)
+
+
+class NoiseSource(Source):
+    """One frame of grey noise (Y 75…125) over and over: no two rows alike, nothing near the
+    page's label, divider or background colours, so a screenshot's layout reads from its pixels."""
+
+    def _read(self) -> Frame:
+        y = np.random.default_rng(0).integers(75, 126, (LR[1], LR[0]), np.uint8)
+        return Frame(y, np.full_like(y, 128), np.full_like(y, 128))
+
+
+@pytest.fixture
+def noise_view(tiny):
+    yield from start_view(tiny, compare=True, source=NoiseSource(LR, fps=20))
 
 
 def read_mjpeg_frames(host: str, port: int, count: int) -> tuple[str, list[bytes]]:
@@ -226,12 +243,12 @@ def test_headless_chromium_shows_the_live_stream(live_view, tmp_path):
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed here")
-def test_compare_page_keeps_1_to_1_pixels_labels_each_half_and_magnifies(compare_view, tmp_path):
+def test_compare_page_keeps_1_to_1_pixels_labels_each_half_and_magnifies(noise_view, tmp_path):
     """In a window narrower than the side-by-side frame, the frame stays at 1:1 (scrolling,
     not shrinking); each label stands over its own half; the zoom (#zoom=…, what a click
     sets) shows the same spot of both halves magnified; the split view puts its divider
     where the slider says."""
-    host, port, _ = compare_view
+    host, port, _ = noise_view
     w, h = 2 * LR[0], 2 * LR[1]  # one SR half
     rgb = chromium_shot(f"http://{host}:{port}/#zoom=0.5,0.5", tmp_path, width=2 * w - 40)
     top = _frame_top(rgb)
