@@ -64,7 +64,6 @@ def _int_at_least(low: int):
             raise argparse.ArgumentTypeError(f"{value}: must be at least {low}")
         return value
 
-    parse.__name__ = f"int ≥ {low}"
     return parse
 
 

@@ -16,7 +16,6 @@ from fakes import tiny_model
 from device import sources
 from device.cli import main as cli
 from device.sources import DemoSource, SourceError, open_source
-from device.stats import Stats
 from espcn_edge import __version__
 
 ROOT = Path(__file__).parents[1]
@@ -97,12 +96,6 @@ def test_convert_and_train_refuse_bad_numbers_and_sizes(capsys):
 def test_version(capsys):
     assert cli(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"espcn-edge {__version__}"
-
-
-def test_one_frame_is_one_frame():
-    stats = Stats()
-    stats.add(stats.started, {"invoke": 1.0})
-    assert stats.summary().startswith("1 frame,")
 
 
 def test_auto_source_on_a_pi_without_picamera2_fails_with_the_install_hint(tmp_path, monkeypatch):
