@@ -112,8 +112,7 @@ def claim_out(cfg: FitConfig) -> None:
     a new run would silently replace its best.keras, even with a worse model. --overwrite
     removes that run's files first, so nothing of it is mixed into the new one."""
     backup = cfg.out / "backup"
-    card = cfg.out / "card.json"
-    finished = (cfg.out / "best.keras").exists() or card.exists()
+    finished = (cfg.out / "best.keras").exists() or (cfg.out / "card.json").exists()
     if cfg.overwrite:
         for name in RUN_FILES:
             path = cfg.out / name
@@ -131,7 +130,7 @@ def claim_out(cfg: FitConfig) -> None:
     elif finished:
         raise FitError(
             f"{cfg.out} holds a finished run ({cfg.out / 'best.keras'}): pick another --out, "
-            f"add --overwrite to replace it, or train it further with --init-from"
+            "add --overwrite to replace it, or train it further with --init-from"
         )
 
 
