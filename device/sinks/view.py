@@ -3,10 +3,10 @@
 Three fixed routes and nothing else (no files are served, so no path can reach the disk):
 ``/`` the page, ``/stream.mjpg`` the MJPEG stream (multipart/x-mixed-replace) and
 ``/stats.json`` the live statistics. Each frame is encoded once, only while someone watches,
-by the view's own thread (so the pipeline's frame rate does not depend on who watches) and shared
-by every client; each client thread sends the newest frame when it is ready for one, so a slow
-client skips frames and a vanished one ends its own thread (noticed between frames too, so a
-low frame rate does not keep its slot) — the pipeline never waits.
+by the view's own thread (so the pipeline never waits for a watcher, though the encoding shares
+the CPU with it: see docs/device.md) and shared by every client; each client thread sends the
+newest frame when it is ready for one, so a slow client skips frames and a vanished one ends its
+own thread (noticed between frames too, so a low frame rate does not keep its slot).
 Bounded under load: at most MAX_CLIENTS connections at once (a 503 beyond), each holding at most
 one frame, and a client that stalls a read or a write for CLIENT_TIMEOUT seconds is dropped.
 """
