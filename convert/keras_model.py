@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from espcn_edge.quiet import native_stderr_hidden
 
 from .calibration import representative_dataset
 
@@ -88,7 +91,13 @@ def convert_model(
     elif precision != "fp32":
         raise ConvertError(f"unknown precision {precision!r}")
     try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # the MLIR quantizer prints "fully_quantize: 0, inference_type: 6 …" natively: -v shows it
+        verbose = logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
+        with (
+            contextlib.redirect_stdout(io.StringIO()),
+            warnings.catch_warnings(),
+            native_stderr_hidden(show=verbose),
+        ):
             # Keras' "Saved artifact at …" chatter; TF's warning about uint8/int8 input statistics,
             # which do not apply to full-integer conversion with a representative dataset
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")

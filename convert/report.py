@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from espcn_edge.commandline import plural
 from espcn_edge.evaluate import (
     EvalImage,
     bicubic_model,
@@ -80,7 +81,8 @@ def format_report(report: dict) -> str:
         + ("" if white["ok"] else "   ← WARNING: full white/black does not survive")
     )
     ev = report["evaluation"]
-    lines.append(f"\n×{ev['scale']} on {len(ev['images'])} images of {report['eval_data']}:")
+    images = plural(len(ev["images"]), "image")
+    lines.append(f"\n×{ev['scale']} on {images} of {report['eval_data']}:")
     lines.append(f"  {'model':<16}{'Y-PSNR dB':>10}{'SSIM':>9}{'s/image':>9}")
     for name, m in ev["models"].items():
         psnr_, ssim_, secs = m["mean_psnr"], m["mean_ssim"], m["seconds_per_image"]
@@ -89,5 +91,10 @@ def format_report(report: dict) -> str:
         lines.append(
             f"  {report['precision']} drop vs Keras float: {report['drop_db']:.2f} dB "
             f"(vs bicubic: {report['gain_over_bicubic_db']:+.2f} dB)"
+        )
+    if report.get("eval_default"):
+        lines.append(
+            "  a quick check; for the published protocol add --eval-data "
+            "../shared/data/benchmark/Set5 (or Set14)"
         )
     return "\n".join(lines)

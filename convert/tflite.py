@@ -13,7 +13,6 @@ the `.tflite` and its report are written as one pair (the report holds the model
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -23,11 +22,11 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from espcn_edge import SAMPLES_DIR, __version__
+from espcn_edge import SAMPLES_DIR, __version__, commandline
 from espcn_edge.atomic import write_files
 from espcn_edge.dataset import find_pairs
-from espcn_edge.evaluate import images_from_pairs, load_images
-from espcn_edge.quiet import import_tensorflow_quietly
+from espcn_edge.evaluate import EvalImage, images_from_pairs, load_images
+from espcn_edge.quiet import import_tensorflow_quietly, quiet_tensorflow
 from espcn_edge.spec import PRE_TANH_RANGE
 from espcn_edge.tflite_meta import add_metadata
 
@@ -61,6 +60,17 @@ def int8_rewrites(content: bytes, options: ConvertOptions) -> tuple[bytes, int, 
     if options.fold_clip:
         content, folded = fold_clip(content)
     return content, clamped, folded
+
+
+def _eval_images(eval_data, data: Path, scale: int, count: int) -> list[EvalImage]:
+    """--eval-data whole; else up to `count` validation images of the calibration data —
+    for the bundled samples (a handful) all of them, the validation one first."""
+    if eval_data:
+        return load_images(eval_data, scale)
+    pairs = find_pairs(data, scale, "valid")
+    if not pairs or data == Path(str(SAMPLES_DIR)):
+        pairs += find_pairs(data, scale, "train")
+    return images_from_pairs(pairs[:count], scale, data)
 
 
 def _default_out(model_path: Path, precision: str) -> Path:
@@ -120,11 +130,7 @@ def run(
         content, _metadata(scale, model_spec(model, model_path), options, io, model_path)
     )
 
-    if eval_data:
-        images = load_images(eval_data, scale)
-    else:
-        pairs = find_pairs(data, scale, "valid") or find_pairs(data, scale, "train")
-        images = images_from_pairs(pairs[: options.eval_images], scale, data)
+    images = _eval_images(eval_data, data, scale, options.eval_images)
     with tempfile.TemporaryDirectory(prefix="espcn-convert-") as tmp:
         result = Path(tmp) / out.name
         result.write_bytes(content)
@@ -140,6 +146,7 @@ def run(
             "pre_tanh_ranges_clamped": clamped, "clip_folded": folded,
             **io, "white_level": white_level(result, model), "options": asdict(options),
             "calibration_data": str(data) if planes else None, "eval_data": str(eval_data or data),
+            "eval_default": not eval_data,
             "evaluation": evaluate(model, tflite, images, scale),
         }  # fmt: skip
     means = {k: v["mean_psnr"] for k, v in report["evaluation"]["models"].items()}
@@ -155,21 +162,9 @@ def run(
     return report
 
 
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: use WxH, e.g. 320x240") from None
-    if w < 1 or h < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive")
-    return w, h
-
-
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m convert.tflite", description=__doc__.split("\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )  # fmt: skip
+    prog = "python -m convert.tflite"
+    p = commandline.parser(prog, __doc__)
     kind = p.add_mutually_exclusive_group()
     kind.add_argument(
         "--int8", action="store_const", const="int8", dest="precision", help="full-integer int8"
@@ -181,20 +176,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--data",
         type=Path,
-        help="calibration data: DIV2K root or HR folder (default: bundled samples)",
+        help="calibration data: DIV2K root or HR folder (default: the bundled sample photos)",
     )
     p.add_argument("--out", type=Path, help="output .tflite (default: beside the model)")
-    p.add_argument("--calibration-samples", type=int, default=300, help="random LR patches")
-    p.add_argument("--calibration-frames", type=int, default=8, help="whole LR frames")
-    p.add_argument("--patch-size", type=int, default=48, help="calibration patch side (LR px)")
+    positive = commandline.positive_int
+    p.add_argument("--calibration-samples", type=positive, default=300, help="random LR patches")
+    p.add_argument(
+        "--calibration-frames", type=commandline.non_negative_int, default=8,
+        help="whole LR frames",
+    )  # fmt: skip
+    p.add_argument("--patch-size", type=positive, default=48, help="calibration patch side (LR px)")
     p.add_argument("--seed", type=int, default=0, help="seed of the calibration draw")
     p.add_argument(
         "--io-type", choices=("uint8", "int8"), default="uint8", help="int8 model I/O type"
     )
-    p.add_argument("--input-size", type=_size, help="fixed input WxH (default: dynamic)")
+    p.add_argument(
+        "--input-size", type=commandline.parse_size, help="fixed input WxH (default: dynamic)"
+    )
     p.add_argument("--scale", type=int, help="expected scale (checked against the model)")
-    p.add_argument("--eval-data", type=Path, help="evaluate here instead (e.g. a Set5 folder)")
-    p.add_argument("--eval-images", type=int, default=10, help="validation images to evaluate")
+    p.add_argument(
+        "--eval-data", type=Path,
+        help="evaluate on this set instead, e.g. ../shared/data/benchmark/Set5 (the published "
+        "protocol); default: all bundled samples, or validation images of --data",
+    )  # fmt: skip
+    p.add_argument(
+        "--eval-images", type=positive, default=10,
+        help="images evaluated without --eval-data: validation images of --data, or the "
+        "bundled samples (all 4 by default)",
+    )  # fmt: skip
     p.add_argument(
         "--pre-tanh-clamp",
         type=float,
@@ -203,9 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-fold-clip", dest="fold_clip", action="store_false",
                    help="int8: keep the identity path's clip as MINIMUM + RELU")  # fmt: skip
+    p.add_argument("-v", "--verbose", action="store_true", help="TensorFlow's own log lines too")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s: %(message)s"
+    )
     import_tensorflow_quietly()
+    quiet_tensorflow(args.verbose)
     options = ConvertOptions(
         args.precision or "fp32", args.io_type, args.calibration_samples, args.calibration_frames,
         args.patch_size, args.seed, args.input_size, args.eval_images, args.pre_tanh_clamp,
@@ -214,8 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = run(args.model, args.out, args.data, options, args.scale, args.eval_data)
     except (ValueError, OSError) as e:  # ConvertError, DatasetError, ImageError, ModelError
-        print(f"convert.tflite: {e}", file=sys.stderr)
-        return 1
+        return commandline.fail(prog, e)
     print(format_report(report))
     return 0
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from espcn_edge.atomic import write_text
 from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.commandline import non_negative_int, parse_size, plural, positive_int
 from espcn_edge.machine import cpu_info, describe
 
 from .engine import (
@@ -37,7 +38,7 @@ from .engine import (
     open_upscaler,
     setup_logging,
 )
-from .frames import Frame, half_size, parse_size, super_resolve
+from .frames import Frame, half_size, super_resolve
 from .sinks.jpeg import ENCODER, encode_planes
 from .sources import DemoSource
 
@@ -151,7 +152,7 @@ def run(
         "frames": frames,
         "backend": upscaler.backend,
         "model": str(upscaler.model_path),
-        "threads": engine.threads or "cores",
+        "threads": engine.threads or os.cpu_count(),
         "jpeg_encoder": ENCODER,
         "median_ms": med,
         "fps": round(1000.0 / ours, 1),
@@ -170,8 +171,8 @@ def format_report(rep: dict) -> str:
     med = rep["median_ms"]
     lines = [
         f"CPU: {describe(rep['cpu'])}; load average {rep['load_average']}",
-        f"bench ×{rep['scale']} at {rep['size']} → {rep['frames']} frames, backend "
-        f"{rep['backend']}, threads {rep['threads']}, model {rep['model']}",
+        f"bench ×{rep['scale']} at {rep['size']}, {plural(rep['frames'], 'frame')}, backend "
+        f"{rep['backend']}, {plural(rep['threads'], 'thread')}, model {rep['model']}",
         "espcn-edge per stage (median ms): "
         + ", ".join(f"{s} {med['espcn_edge.' + s]:.2f}" for s in (*FRAME_STAGES, "encode")),
         f"espcn-edge frame (RGB → RGB): {med['espcn_edge.frame']:.2f} ms = {rep['fps']} fps",
@@ -192,9 +193,11 @@ def format_report(rep: dict) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("bench", __doc__)
-    p.add_argument("--size", type=parse_size, default=(320, 240), help="LR frame size WxH")
-    p.add_argument("--frames", type=int, default=60, help="frames measured (after warm-up)")
-    p.add_argument("--warmup", type=int, default=5, help="frames run before measuring")
+    p.add_argument("--size", type=parse_size, default="320x240", help="LR frame size WxH")
+    p.add_argument(
+        "--frames", type=positive_int, default=60, help="frames measured (after warm-up)"
+    )
+    p.add_argument("--warmup", type=non_negative_int, default=5, help="frames run before measuring")
     p.add_argument(
         "--vs-opencv",
         type=Path,
@@ -210,8 +213,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    if args.frames < 1 or args.warmup < 0:
-        raise CommandError("--frames must be ≥ 1 and --warmup ≥ 0")
     report = run(args.size, EngineOptions.from_args(args), args.frames, args.warmup, args.vs_opencv)
     print(format_report(report))
     if args.json:

@@ -12,6 +12,8 @@ import signal
 import threading
 from pathlib import Path
 
+from espcn_edge.commandline import parse_size, positive_int
+
 from .engine import (
     DEFAULT_ENGINE,
     EngineOptions,
@@ -20,7 +22,6 @@ from .engine import (
     open_upscaler,
     setup_logging,
 )
-from .frames import parse_size
 from .pipeline import Pipeline
 from .sinks import RecordSink, Sink, ViewSink, WindowSink, parse_address
 from .sources import SPECS_HELP, open_source
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--source",
         default="auto",
-        help=f"frame source: {SPECS_HELP} (auto = picamera2 when installed, else demo)",
+        help=f"frame source: {SPECS_HELP} (auto = picamera2 on a Raspberry Pi, else demo)",
     )
     p.add_argument(
         "--size",
@@ -128,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the super-resolved frames: H.264 video stamped with capture times "
         "(.mp4, .mov, .mkv) or PNG files in a folder",
     )
-    out.add_argument("--frames", type=int, default=None, help="stop after N frames")
+    out.add_argument(
+        "--frames", type=positive_int, default=None, help="stop after N frames (default: run on)"
+    )
     return p
 
 

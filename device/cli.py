@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from espcn_edge import __version__
 from espcn_edge.imageio import ImageError
 from espcn_edge.runtime import ModelError
 
@@ -27,7 +28,8 @@ COMMANDS = {
 
 
 def _usage() -> str:
-    lines = ["usage: espcn-edge COMMAND [options]   (espcn-edge COMMAND --help for details)", ""]
+    lines = ["usage: espcn-edge COMMAND [options]   (espcn-edge COMMAND --help for details)"]
+    lines += ["       espcn-edge --version", ""]
     lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
@@ -36,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        print(f"espcn-edge {__version__}")
         return 0
     if argv[0] not in COMMANDS:
         print(f"espcn-edge: unknown command {argv[0]!r}\n\n{_usage()}", file=sys.stderr)

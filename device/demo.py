@@ -2,8 +2,9 @@
 
 Runs the demo source (a slow pan over the package's sample photos) through the shipped model —
 or, when none ships yet, a quick model trained and converted on the spot in a separate process
-(a few minutes, needs the `train` extra) — writes a bicubic | ESPCN side-by-side image and
-prints the pipeline statistics and the bench numbers.
+(a few minutes, needs the `train` extra) — writes a bicubic | ESPCN comparison image (each half
+labelled, with a magnified crop of both; `device/figure.py`) and prints the pipeline statistics
+and the bench numbers.
 
     espcn-edge demo                 # → espcn_demo_x2.png
     espcn-edge demo --view 127.0.0.1:8000 --frames 0    # watch it in a browser until Ctrl-C
@@ -18,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from espcn_edge.color import ycbcr_to_rgb
+from espcn_edge.commandline import non_negative_int, parse_size
 from espcn_edge.imageio import save_rgb
 from espcn_edge.runtime import default_model_path
 
@@ -33,10 +34,10 @@ from .engine import (
     open_upscaler,
     setup_logging,
 )
-from .frames import Result, parse_size
+from .figure import ZOOM, comparison
+from .frames import Result
 from .pipeline import Pipeline
 from .sinks import Sink, ViewSink, parse_address
-from .sinks.jpeg import view_planes
 from .sources import DemoSource
 from .stats import Stats
 
@@ -79,6 +80,7 @@ def quick_model(scale: int) -> Path:
             str(scale),
             "--out",
             str(run_dir),
+            "--overwrite",  # a run left there earlier, whose conversion did not finish
             *QUICK_TRAIN,
         ],
         [
@@ -146,8 +148,11 @@ def run(
         pipeline.run()
     out = out or Path(f"espcn_demo_x{upscaler.scale}.png")
     if keep.result is not None:
-        save_rgb(out, ycbcr_to_rgb(*view_planes(keep.result, compare=True, full=True)))
-        print(f"wrote {out}: bicubic (left) | ESPCN ×{upscaler.scale} (right)")
+        save_rgb(out, comparison(keep.result, upscaler.model_path.name))
+        print(
+            f"wrote {out}: bicubic (left) | ESPCN ×{upscaler.scale} (right), "
+            f"below them the outlined region magnified {ZOOM}×"
+        )
     report = bench.run(
         size,
         dataclasses.replace(engine, model=upscaler.model_path),
@@ -160,13 +165,15 @@ def run(
 
 def build_parser() -> argparse.ArgumentParser:
     p = command_parser("demo", __doc__)
-    p.add_argument("--frames", type=int, default=90, help="frames to stream (0: until Ctrl-C)")
-    p.add_argument("--size", type=parse_size, default=(320, 240), help="LR frame size WxH")
+    p.add_argument(
+        "--frames", type=non_negative_int, default=90, help="frames to stream (0: until Ctrl-C)"
+    )
+    p.add_argument("--size", type=parse_size, default="320x240", help="LR frame size WxH")
     p.add_argument(
         "--out",
         type=Path,
         default=None,
-        help="side-by-side image to write (default espcn_demo_x{scale}.png)",
+        help="comparison image to write (default: espcn_demo_x{scale}.png)",
     )
     p.add_argument("--view", metavar="HOST:PORT", default=None, help="also serve a live view")
     p.add_argument(

@@ -9,22 +9,9 @@ import logging
 import sys
 from pathlib import Path
 
+from espcn_edge import commandline
+from espcn_edge.commandline import DELEGATE_HELP, positive_int
 from espcn_edge.runtime import DelegateError, ModelError, Upscaler, default_model_path
-
-DELEGATE_HELP = (
-    "gpu, nnapi, edgetpu or a delegate .so path; on a Raspberry Pi only a GPU "
-    "delegate built for the Pi or an Edge TPU (edgetpu-compiled, fixed-size model) "
-    "can work — NNAPI exists on Android only (see docs/device.md)"
-)
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults shown in --help (unless None/False), the docstring's examples kept as written."""
-
-    def _get_help_string(self, action):
-        if action.default in (None, False):
-            return action.help
-        return super()._get_help_string(action)
 
 
 class CommandError(RuntimeError):
@@ -33,9 +20,7 @@ class CommandError(RuntimeError):
 
 def command_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
     """The parser of `espcn-edge NAME`, its help text the module docstring."""
-    return argparse.ArgumentParser(
-        prog=f"espcn-edge {name}", description=doc, formatter_class=HelpFormatter
-    )
+    return commandline.parser(f"espcn-edge {name}", doc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +53,7 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=None,
         help="interpreter threads (default: the number of CPU cores)",
     )
@@ -84,8 +69,6 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
 def open_upscaler(engine: EngineOptions) -> Upscaler:
     """Create the engine once; every problem becomes a one-line CommandError."""
     model, scale, threads = engine.model, engine.scale, engine.threads
-    if threads is not None and threads < 1:
-        raise CommandError(f"--threads {threads}: must be at least 1")
     if model is None and not default_model_path(scale).is_file():
         raise CommandError(
             f"no shipped model for ×{scale} ({default_model_path(scale)}); pass --model "
@@ -113,5 +96,4 @@ def setup_logging(verbose: bool = False) -> None:
 
 def fail(command: str, error: BaseException) -> int:
     """Print `espcn-edge COMMAND: error` as the one line a user sees; returns exit status 2."""
-    print(f"espcn-edge {command}: {error}", file=sys.stderr)
-    return 2
+    return commandline.fail(f"espcn-edge {command}", error)

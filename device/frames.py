@@ -129,14 +129,3 @@ def super_resolve(
         "chroma": (t2 - t1) * 1e3,  # the wait for chroma beyond invoke
     }
     return result
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """'320x240' → (320, 240); raises ValueError with a readable message."""
-    try:
-        w, h = (int(v) for v in text.lower().replace("×", "x").split("x"))
-    except ValueError:
-        raise ValueError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 320x240") from None
-    if w < 8 or h < 8 or w > 4096 or h > 4096:
-        raise ValueError(f"size {text!r}: width and height must be between 8 and 4096")
-    return w, h

@@ -11,6 +11,8 @@ from collections import deque
 
 import numpy as np
 
+from espcn_edge.commandline import plural
+
 WINDOW = 120  # frames the rolling averages and percentiles cover
 STAGES = ("capture", "invoke", "chroma", "encode")
 
@@ -77,7 +79,7 @@ class Stats:
         stages = ", ".join(f"{k} {v:.1f}" for k, v in s["stage_ms"].items())
         p50, p95 = s["latency_ms_p50"] or 0.0, s["latency_ms_p95"] or 0.0
         return (
-            f"{s['frames']} frames, {s['fps']:.1f} fps, latency p50 {p50:.1f} ms / "
+            f"{plural(s['frames'], 'frame')}, {s['fps']:.1f} fps, latency p50 {p50:.1f} ms / "
             f"p95 {p95:.1f} ms, dropped {s['dropped']} of {s['captured']} captured"
             + (f", {s['unrecorded']} not recorded (encoder behind)" if s["unrecorded"] else "")
             + "; "

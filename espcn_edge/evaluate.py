@@ -14,9 +14,10 @@ or ``opencv:PATH.pb`` (OpenCV contrib's dnn_superres, e.g. ../shared/peers/ESPCN
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import platform
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -26,10 +27,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from . import __version__, commandline
 from .atomic import write_text
 from .color import float_to_y, resize_bicubic, upscale_rgb, y_to_float
 from .dataset import DatasetError, ImagePair, find_pairs, load_usable, read_pair
-from .imageio import list_images
+from .imageio import list_images, save_rgb
 from .metrics import psnr, ssim
 
 
@@ -39,6 +41,7 @@ class EvalImage:
     lr: np.ndarray  # RGB uint8
     hr: np.ndarray  # RGB uint8, exactly scale × LR
     grey: bool = False  # a single-channel file: metrics on its grey values, as MATLAB does
+    lr_file: bool = True  # False: LR made from HR with the project's bicubic `downscale`
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def images_from_pairs(
 
     def load(pair: ImagePair) -> EvalImage:
         lr, hr = read_pair(pair, scale)
-        return EvalImage(pair.hr.stem, lr, hr, _is_grey_file(pair.hr))
+        return EvalImage(pair.hr.stem, lr, hr, _is_grey_file(pair.hr), pair.lr is not None)
 
     return load_usable(list(pairs), load, scale, root)
 
@@ -150,8 +153,11 @@ def _load_opencv(path: Path, scale: int) -> EvalModel:
     )
 
 
-def load_model(spec: str, scale: int) -> EvalModel:
-    """``bicubic``, ``opencv:PATH.pb``, ``PATH.keras`` or ``PATH.tflite``."""
+def load_model(
+    spec: str, scale: int, threads: int | None = None, delegate: str | None = None
+) -> EvalModel:
+    """``bicubic``, ``opencv:PATH.pb``, ``PATH.keras`` or ``PATH.tflite`` (the last run with
+    `threads` interpreter threads, None: one per core, and `delegate`, as on the device)."""
     if spec == "bicubic":
         return bicubic_model(scale)
     if spec.startswith("opencv:"):
@@ -162,15 +168,52 @@ def load_model(spec: str, scale: int) -> EvalModel:
     if path.suffix == ".tflite":
         from .runtime import Upscaler
 
-        return y_model(path.name, scale, Upscaler(path, scale=scale).upscale_y)
+        upscaler = Upscaler(path, scale=scale, num_threads=threads, delegate=delegate)
+        return y_model(path.name, scale, upscaler.upscale_y)
     raise ValueError(
         f"{spec}: unknown model (use a .keras or .tflite file, bicubic or opencv:PATH.pb)"
     )
 
 
-def evaluate_models(models: Sequence[EvalModel], images: Sequence[EvalImage], scale: int) -> dict:
-    """PSNR/SSIM per image and mean for each model; the JSON-ready result of `espcn-edge eval`."""
-    results: dict = {"scale": scale, "images": [im.name for im in images], "models": {}}
+def lr_source(images: Sequence[EvalImage]) -> str:
+    """Where the LR inputs came from, for the results: published PSNRs need the set's files."""
+    files = sum(im.lr_file for im in images)
+    if files == len(images):
+        return "LR files of the set (MATLAB bicubic)"
+    made = "made from HR with espcn_edge.color.downscale (Pillow bicubic)"
+    return made if files == 0 else f"{files} LR files, {len(images) - files} {made}"
+
+
+def versions() -> dict[str, str]:
+    """The versions behind a result: this package, Python, and each library it ran on."""
+    found = {"espcn_edge": __version__, "python": platform.python_version()}
+    for name in ("numpy", "PIL", "ai_edge_litert", "tflite_runtime", "tensorflow", "cv2"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "__version__"):
+            found[name] = module.__version__
+    return found
+
+
+def _save(folder: Path, model: str, image: str, sr: np.ndarray) -> None:
+    """SR image to FOLDER/MODEL/IMAGE.png, the model's label made a safe folder name."""
+    save_rgb(folder / re.sub(r"[^\w.#-]+", "_", model) / f"{image}.png", sr)
+
+
+def evaluate_models(
+    models: Sequence[EvalModel],
+    images: Sequence[EvalImage],
+    scale: int,
+    save_dir: Path | None = None,
+) -> dict:
+    """PSNR/SSIM per image and mean for each model; the JSON-ready result of `espcn-edge eval`.
+    With `save_dir`, each SR image is written there too (one folder per model)."""
+    results: dict = {
+        "scale": scale,
+        "shave_px": scale,
+        "lr_source": lr_source(images),
+        "images": [im.name for im in images],
+        "models": {},
+    }
     for model in models:
         name, n = model.name, 2
         while name in results["models"]:  # two models of one name: keep both
@@ -184,6 +227,8 @@ def evaluate_models(models: Sequence[EvalModel], images: Sequence[EvalImage], sc
                 raise ValueError(
                     f"{model.name}: output {sr.shape} for {im.name}, expected {im.hr.shape}"
                 )
+            if save_dir is not None:
+                _save(save_dir, name, im.name, sr)
             sr, hr = (sr[..., 0], im.hr[..., 0]) if im.grey else (sr, im.hr)
             rows.append((psnr(sr, hr, scale), ssim(sr, hr, scale)))
         p, s = np.array(rows).T
@@ -192,6 +237,7 @@ def evaluate_models(models: Sequence[EvalModel], images: Sequence[EvalImage], sc
             "mean_psnr": round(float(p.mean()), 4), "mean_ssim": round(float(s.mean()), 5),
             "seconds_per_image": round(seconds / len(images), 4),
         }  # fmt: skip
+    results["versions"] = versions()  # after the models ran: every library they loaded
     return results
 
 
@@ -212,29 +258,35 @@ def format_table(results: dict) -> str:
 
 
 def run(
-    models: Sequence[str], data: str | os.PathLike, scale: int, json_out: str | None = None
+    models: Sequence[str],
+    data: str | os.PathLike,
+    scale: int,
+    json_out: str | os.PathLike | None = None,
+    threads: int | None = None,
+    delegate: str | None = None,
+    save_dir: str | os.PathLike | None = None,
 ) -> dict:
     images = load_images(data, scale)
-    loaded = [load_model(m, scale) for m in models]
+    loaded = [load_model(m, scale, threads, delegate) for m in models]
     names = [m.name for m in loaded]  # runs/a/best.keras and runs/b/best.keras: use the paths
     loaded = [
         replace(m, name=spec) if names.count(m.name) > 1 else m
         for m, spec in zip(loaded, models, strict=True)
     ]
-    results = evaluate_models(loaded, images, scale)
+    results = evaluate_models(loaded, images, scale, Path(save_dir) if save_dir else None)
     results["data"] = str(data)
-    print(f"×{scale} on {data}: Y-PSNR (dB) / SSIM, {scale} px shaved")
+    print(f"×{scale} on {data}: Y-PSNR (dB) / SSIM, {scale} px shaved; LR: {results['lr_source']}")
     print(format_table(results))
     if json_out:
         write_text(json_out, json.dumps(results, indent=2) + "\n")
+    if save_dir:
+        print(f"SR images in {save_dir}/MODEL/IMAGE.png")
     return results
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="espcn-edge eval", description=__doc__.split("\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )  # fmt: skip
+    prog = "espcn-edge eval"
+    parser = commandline.parser(prog, __doc__)
     parser.add_argument(
         "--model",
         action="append",
@@ -244,14 +296,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data", required=True, help="benchmark set, e.g. ../shared/data/benchmark/Set5"
     )
-    parser.add_argument("--scale", type=int, default=2, choices=(2, 3, 4))
-    parser.add_argument("--json", help="also write the results here")  # fmt: skip
+    parser.add_argument(
+        "--scale", type=int, default=2, choices=(2, 3, 4), help="upscaling factor of the models"
+    )
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--save", type=Path, metavar="DIR", help="also write each SR image, DIR/MODEL/IMAGE.png"
+    )
+    parser.add_argument(
+        "--threads",
+        type=commandline.positive_int,
+        help=".tflite interpreter threads (default: the number of CPU cores)",
+    )
+    parser.add_argument("--delegate", help=f".tflite models: {commandline.DELEGATE_HELP}")
     args = parser.parse_args(argv)
     try:
-        run(args.model, args.data, args.scale, args.json)
+        run(args.model, args.data, args.scale, args.json, args.threads, args.delegate, args.save)
     except (ValueError, OSError) as e:  # ModelError, DatasetError, ImageError are ValueErrors
-        print(f"espcn-edge eval: {e}", file=sys.stderr)
-        return 1
+        return commandline.fail(prog, e)
     return 0
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import MODELS_DIR
 from .color import float_to_y, upscale_rgb, y_to_float
+from .quiet import native_stderr_hidden
 from .tflite_meta import MetadataError, read_metadata
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,9 @@ class Upscaler:
             self._interp = module.Interpreter(model_path=str(self.model_path), num_threads=threads)
         self._check_signature()
         self._shape: tuple[int, int] | None = None
-        self.scale = self._probe_scale()
+        # the first allocation logs "Created TensorFlow Lite XNNPACK delegate": shown with -v
+        with native_stderr_hidden(show=log.isEnabledFor(logging.DEBUG)):
+            self.scale = self._probe_scale()
         if scale is not None and scale != self.scale:
             raise ModelError(f"{self.model_path}: model is ×{self.scale}, not ×{scale}")
 

@@ -206,7 +206,7 @@ def test_bad_inputs_one_line_no_file(case, models, tmp_path, capsys):
     rc = main(["--int8", "--model", str(model), "--data", str(data), "--out", str(out), *extra])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0
-    assert err and err[-1].startswith("convert.tflite: "), err
+    assert err and err[-1].startswith("python -m convert.tflite: "), err
     assert _no_new_files(tmp_path, before)
     if case == "scale":
         assert "×2" in err[-1]
@@ -247,3 +247,18 @@ def test_calibration_from_a_div2k_root(root, request):
     assert (
         (planes[-1] == range_anchor()).all() and planes[-1].min() == 0 and planes[-1].max() == 255
     )
+
+
+def test_cli_int8_is_quiet_and_evaluates_every_bundled_sample(models, tmp_path, capfd):
+    """No converter or LiteRT log lines without -v ("fully_quantize: 0 …", "Assets written
+    to", "Created TensorFlow Lite XNNPACK delegate"); the default evaluation is all four bundled
+    samples, and the report says how to get the published protocol instead."""
+    from convert.tflite import main
+
+    out = tmp_path / "q.tflite"
+    args = ["--int8", "--model", str(models["keras"]), "--out", str(out)]
+    assert main([*args, "--calibration-samples", "16", "--calibration-frames", "1"]) == 0
+    captured = capfd.readouterr()
+    noise = ("fully_quantize", "Assets written", "XNNPACK", "WARNING")
+    assert not [n for n in noise if n in captured.out + captured.err], captured
+    assert "×2 on 4 images of" in captured.out and "--eval-data" in captured.out

@@ -17,7 +17,7 @@ import pytest
 from fakes import tiny_model
 from PIL import Image
 
-from device import bench, upscale
+from device import bench, figure, upscale
 from device.cli import main as cli
 from espcn_edge import SAMPLES_DIR
 from espcn_edge.machine import cpu_info, describe
@@ -158,9 +158,29 @@ def test_demo_writes_a_side_by_side_image(tiny, tmp_path, capsys):
     out = tmp_path / "demo.png"
     argv = ["demo", "--model", str(tiny), "--frames", "4", "--size", "64x48", "--out", str(out)]
     assert cli(argv) == 0
-    assert Image.open(out).size == (256, 96)  # bicubic | ESPCN, each 2×
+    # bicubic | ESPCN, each 2×, under their labels; below, the magnified crops likewise
+    assert Image.open(out).size == (256, 2 * (figure.LABEL_H + 96))
     text = capsys.readouterr().out
-    assert "pipeline: 4 frames" in text and "per stage" in text
+    assert "pipeline: 4 frames" in text and "per stage" in text and "magnified" in text
+
+
+def test_demo_figure_labels_each_half_and_magnifies_where_they_differ():
+    from device.frames import Frame, super_resolve
+
+    lr = np.full((24, 32), 128, np.uint8)
+    lr[12:20, 20:28] = np.indices((8, 8)).sum(0) % 2 * 255  # detail in one corner only
+    frame = Frame(lr, np.full_like(lr, 128), np.full_like(lr, 128))
+    result = super_resolve(frame, lambda y: np.kron(y, np.ones((2, 2), np.uint8)))  # "ESPCN"
+    x, y = figure.busiest_crop(result.bicubic_planes()[0], result.y, (16, 12))
+    assert 20 * 2 - 16 <= x <= 28 * 2 and 12 * 2 - 12 <= y <= 20 * 2  # over the detail
+    img = figure.comparison(result, "m.tflite")
+    h, w = 48, 64
+    assert img.shape == (2 * (figure.LABEL_H + h), 2 * w, 3)
+    for half in (slice(0, w), slice(w, 2 * w)):  # text in the strip over each half
+        assert img[: figure.LABEL_H, half].std() > 0
+    zoom = img[2 * figure.LABEL_H + h :, w:]  # ESPCN's crop, nearest-neighbour 4×
+    crop = result.rgb()[y : y + 12, x : x + 16]
+    assert (zoom[::4, ::4] == crop).all()
 
 
 def test_demo_without_a_shipped_model_trains_one_or_says_how(tiny, tmp_path, monkeypatch, capsys):
@@ -169,8 +189,10 @@ def test_demo_without_a_shipped_model_trains_one_or_says_how(tiny, tmp_path, mon
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(demo, "default_model_path", lambda scale: tmp_path / "none.tflite")
     failed = subprocess.CompletedProcess([], 1, "", "ModuleNotFoundError: No module named 'keras'")
-    monkeypatch.setattr(demo.subprocess, "run", lambda *a, **k: failed)
+    calls = []
+    monkeypatch.setattr(demo.subprocess, "run", lambda cmd, **k: calls.append(cmd) or failed)
     assert cli(["demo", "--frames", "1", "--size", "64x48"]) == 2
+    assert "--overwrite" in calls[0]  # train.fit would refuse a quick run left there before
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "train extra" in err[0] and "No module named 'keras'" in err[0]
     quick = tmp_path / "cache" / "espcn-edge" / "quick_x2_int8.tflite"  # made by an earlier run

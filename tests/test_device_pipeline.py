@@ -133,7 +133,7 @@ def test_stats_summary_reads_well():
     stats = Stats()
     stats.count_captured(False)
     stats.add(time.perf_counter() - 0.01, {"invoke": 5.0})
-    assert "1 frames" in stats.summary() and "invoke 5.0" in stats.summary()
+    assert stats.summary().startswith("1 frame,") and "invoke 5.0" in stats.summary()
 
 
 def colour_frame(size=(32, 24)) -> Frame:

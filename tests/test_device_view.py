@@ -17,9 +17,10 @@ import pytest
 from fakes import tiny_model
 from PIL import Image
 
+from device.frames import Frame
 from device.pipeline import Pipeline
 from device.sinks import ViewSink, parse_address
-from device.sources import DemoSource
+from device.sources import DemoSource, Source
 from device.stats import Stats
 from espcn_edge.runtime import Upscaler
 
@@ -31,15 +32,15 @@ def tiny(tmp_path_factory):
     return tiny_model.session_model(tmp_path_factory)
 
 
-def start_view(model, compare: bool):
-    """A running demo → tiny model → ViewSink pipeline on a free port; yields (host, port, p)."""
+def start_view(model, compare: bool, source=None):
+    """A running source (default: demo) → tiny model → ViewSink pipeline on a free port;
+    yields (host, port, pipeline)."""
     stats = Stats()
     upscaler = Upscaler(model, scale=2, num_threads=1)
     stats.info = {"backend": upscaler.backend}
     view = ViewSink(("127.0.0.1", 0), stats, scale=2, compare=compare)
-    pipeline = Pipeline(
-        DemoSource(LR, fps=20), upscaler.upscale_y, [view], stats=stats, scale=upscaler.scale
-    )
+    source = source or DemoSource(LR, fps=20)
+    pipeline = Pipeline(source, upscaler.upscale_y, [view], stats=stats, scale=upscaler.scale)
     runner = threading.Thread(target=pipeline.run, daemon=True)
     runner.start()
     for _ in range(200):
@@ -61,6 +62,20 @@ def live_view(tiny):
 @pytest.fixture
 def compare_view(tiny):
     yield from start_view(tiny, compare=True)
+
+
+class NoiseSource(Source):
+    """One frame of grey noise (Y 75…125) over and over: no two rows alike, nothing near the
+    page's label, divider or background colours, so a screenshot's layout reads from its pixels."""
+
+    def _read(self) -> Frame:
+        y = np.random.default_rng(0).integers(75, 126, (LR[1], LR[0]), np.uint8)
+        return Frame(y, np.full_like(y, 128), np.full_like(y, 128))
+
+
+@pytest.fixture
+def noise_view(tiny):
+    yield from start_view(tiny, compare=True, source=NoiseSource(LR, fps=20))
 
 
 def read_mjpeg_frames(host: str, port: int, count: int) -> tuple[str, list[bytes]]:
@@ -177,13 +192,9 @@ def test_addresses_default_to_localhost():
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="chromium is not installed here (apt-get install chromium; .ci/run installs it)",
-)
-def test_headless_chromium_shows_the_live_stream(live_view, tmp_path):
-    host, port, pipeline = live_view
-    shot = tmp_path / "shot.png"
+def chromium_shot(url: str, tmp_path, width: int = 800) -> np.ndarray:
+    """A screenshot of `url` in headless Chromium, as an RGB int array."""
+    shot = tmp_path / f"shot{len(list(tmp_path.glob('shot*')))}.png"
     cmd = [
         CHROMIUM,
         "--headless",
@@ -195,19 +206,71 @@ def test_headless_chromium_shows_the_live_stream(live_view, tmp_path):
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=800,600",
+        f"--window-size={width},700",
+        "--virtual-time-budget=3000",  # a few seconds of the page's own timers and frames
         f"--screenshot={shot}",
-        f"http://{host}:{port}/",
+        url,
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     assert shot.is_file(), done.stderr[-2000:]
-    rgb = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    return np.asarray(Image.open(shot).convert("RGB")).astype(int)
+
+
+BACKGROUND = np.array([17, 17, 17])
+
+
+def _painted(area: np.ndarray) -> np.ndarray:
+    return np.abs(area - BACKGROUND).sum(axis=-1) > 40
+
+
+def _frame_top(rgb: np.ndarray) -> int:
+    """The first row of the frame: the page's left margin is background above it."""
+    return 40 + int(np.argmax(_painted(rgb[40:, 2:6]).all(axis=1)))
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="chromium is not installed here (apt-get install chromium; .ci/run installs it)",
+)
+def test_headless_chromium_shows_the_live_stream(live_view, tmp_path):
+    host, port, pipeline = live_view
+    rgb = chromium_shot(f"http://{host}:{port}/", tmp_path)
     # the stream image sits below the header: 2·LR wide, at the left edge
     area = rgb[120 : 100 + 2 * LR[1], 10 : 2 * LR[0] - 10]
-    background = np.array([17, 17, 17])
-    assert (np.abs(area - background).sum(axis=-1) > 40).mean() > 0.5, "stream area is blank"
+    assert _painted(area).mean() > 0.5, "stream area is blank"
     assert area.std() > 20  # a photo, not a flat fill
     assert pipeline.stats.frames > 0
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed here")
+def test_compare_page_keeps_1_to_1_pixels_labels_each_half_and_magnifies(noise_view, tmp_path):
+    """In a window narrower than the side-by-side frame, the frame stays at 1:1 (scrolling,
+    not shrinking); each label stands over its own half; the zoom (#zoom=…, what a click
+    sets) shows the same spot of both halves magnified; the split view puts its divider
+    where the slider says."""
+    host, port, _ = noise_view
+    w, h = 2 * LR[0], 2 * LR[1]  # one SR half
+    rgb = chromium_shot(f"http://{host}:{port}/#zoom=0.5,0.5", tmp_path, width=2 * w - 40)
+    top = _frame_top(rgb)
+    frame = rgb[top : top + h]
+    assert _painted(frame[:, -6:]).mean() > 0.9, "the frame does not reach the window's edge"
+    # its height: the photo ends where the column at the left edge turns flat (scrollbar)
+    same = (rgb[top + 1 :, 3] == rgb[top:-1, 3]).all(axis=-1)
+    bottom = next(i for i in range(len(same)) if same[i : i + 8].all())
+    assert bottom == h, f"{bottom} rows: not 1:1, shrunk to the window"
+    label = (np.abs(frame[:20] - [153, 204, 255]).sum(axis=-1) < 60).any(axis=0)
+    columns = np.flatnonzero(label)
+    assert columns.size and columns.min() > w // 4 and (columns < w).any() and (columns > w).any()
+    assert not label[w - 25 : w + 25].any()  # nothing straddles the middle
+    zoom = rgb[top + h + 30 : top + h + 250, 14 : 2 * w - 60]
+    assert _painted(zoom).mean() > 0.5 and zoom.std() > 10, "no magnified crops"  # else 0
+
+    rgb = chromium_shot(f"http://{host}:{port}/#mode=split&at=25", tmp_path)
+    top = _frame_top(rgb)
+    split = rgb[top + 25 : top + h - 5]
+    yellow = (np.abs(split - [255, 255, 0]).sum(axis=-1) < 60).mean(axis=0)
+    assert abs(int(np.argmax(yellow)) - w // 4) <= 1 and yellow.max() > 0.9
+    assert not _painted(split[:, w + 10 : w + 30]).any()  # one SR frame wide, not two
 
 
 @pytest.mark.parametrize("size", [(64, 48), (63, 47)])  # odd: chroma rounded up

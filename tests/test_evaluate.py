@@ -64,7 +64,7 @@ def test_same_name_models_are_kept_apart(capsys):
     ],
 )
 def test_cli_errors(model, data, message, capsys):
-    assert main(["--model", model, "--data", str(data)]) == 1
+    assert main(["--model", model, "--data", str(data)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
 
@@ -82,3 +82,38 @@ def test_tflite_eval_needs_no_tensorflow(tmp_path_factory):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "small_int8.tflite" in proc.stdout and "mean" in proc.stdout
+
+
+def test_cli_threads_delegate_save_and_what_the_json_records(tmp_path, capsys):
+    """The shipped ×2 model on one thread through a CPU fallback delegate; every SR image is
+    saved at the HR size; the JSON says where LR came from, the shave and the versions."""
+    from PIL import Image
+
+    from espcn_edge.runtime import default_model_path
+
+    out, saved = tmp_path / "eval.json", tmp_path / "sr"
+    args = ["--model", str(default_model_path(2)), "--model", "bicubic", "--data", str(SET5)]
+    args += ["--threads", "1", "--delegate", "nnapi", "--save", str(saved), "--json", str(out)]
+    assert main(args) == 0
+    result = json.loads(out.read_text())
+    assert result["lr_source"].startswith("LR files") and result["shave_px"] == 2
+    assert {"espcn_edge", "numpy", "PIL", "ai_edge_litert"} <= set(result["versions"])
+    for model in ("espcn_x2_int8.tflite", "bicubic"):
+        for name in result["images"]:
+            with (
+                Image.open(saved / model / f"{name}.png") as sr,
+                Image.open(SET5 / "HR" / f"{name}.png") as hr,
+            ):
+                assert sr.size == (hr.size[0] // 2 * 2, hr.size[1] // 2 * 2)
+    assert "LR: LR files" in capsys.readouterr().out
+
+
+def test_a_plain_folder_records_that_lr_was_made_from_hr(tmp_path):
+    from espcn_edge import SAMPLES_DIR
+
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    (folder / "chelsea.png").write_bytes((Path(str(SAMPLES_DIR)) / "chelsea.png").read_bytes())
+    out = tmp_path / "eval.json"
+    assert main(["--model", "bicubic", "--data", str(folder), "--json", str(out)]) == 0
+    assert "made from HR" in json.loads(out.read_text())["lr_source"]

@@ -67,10 +67,11 @@ def test_checkpoint_write_fault_is_one_line_and_resume_finishes(
 
     monkeypatch.setattr(os if call == "fsync" else tempfile, call, faulty)
     capsys.readouterr()
-    assert main(args) == 1
+    assert main(args) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 1, errors
-    assert errors[0].startswith(f"error: {out}") and f"cannot write ({reason})" in errors[0]
+    assert errors[0].startswith(f"python -m train.fit: {out}")
+    assert f"cannot write ({reason})" in errors[0]
     assert "--resume" in errors[0]
     before = at_fault["files"]
     assert {"best.keras", "last.keras", "card.json", "history.csv"} <= set(before)

@@ -33,7 +33,8 @@ def _convert(model: Path, out: Path) -> int:
 
 
 def _errors(capsys) -> list[str]:
-    return [e for e in capsys.readouterr().err.splitlines() if e.startswith("convert.tflite")]
+    err = capsys.readouterr().err.splitlines()
+    return [e for e in err if e.startswith("python -m convert.tflite")]
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
@@ -51,7 +52,7 @@ def test_unwritable_output_folder_is_one_line_and_earlier_outputs_stay(
     blocker = tmp_path / "blocker"
     blocker.write_text("not a folder")
     capsys.readouterr()
-    assert _convert(tiny_keras, blocker / "m.tflite") == 1
+    assert _convert(tiny_keras, blocker / "m.tflite") == 2
     errors = _errors(capsys)
     assert len(errors) == 1 and str(blocker) in errors[0], errors
     assert blocker.read_text() == "not a folder" and _snapshot(earlier) == before
@@ -67,7 +68,7 @@ def test_disk_full_while_writing_keeps_the_earlier_model(tiny_keras, tmp_path, c
 
     monkeypatch.setattr(os, "fsync", full)
     capsys.readouterr()
-    assert _convert(tiny_keras, out) == 1
+    assert _convert(tiny_keras, out) == 2
     errors = _errors(capsys)
     assert len(errors) == 1 and "No space left on device" in errors[0], errors
     assert _snapshot(out.parent) == before  # old model and report intact, no temp files
@@ -91,7 +92,7 @@ def test_model_and_report_are_replaced_as_a_pair(tiny_keras, tmp_path, capsys, m
 
     monkeypatch.setattr(os, "fsync", full_at_the_report)
     capsys.readouterr()
-    assert _convert(tiny_keras, out) == 1
+    assert _convert(tiny_keras, out) == 2
     assert [n.split(".")[1] for n in flushed] == ["m", "m"], flushed  # model flushed, then report
     errors = _errors(capsys)
     assert len(errors) == 1 and "m.json: cannot write (No space left on device)" in errors[0]

@@ -1,9 +1,12 @@
 """The live view under load and hostile requests, on a real `espcn-edge camera` process.
 
-The real command (demo source paced at a camera's 30 fps, 320×240, the shipped int8 ×2 model)
-serves `--view`; real sockets play the browsers: 50 MJPEG clients for 60 s (24 steady readers,
-25 that drop mid-stream and come back, one reading a few bytes a second), raw requests that try
-to reach files, and more connections than the server takes. Figures print with `pytest -s`.
+The real command (demo source, 320×240, the shipped int8 ×2 model) serves `--view`, paced at a
+camera's 30 fps where the machine has the headroom, else at half the rate its idle pipeline
+makes here (measured first), so that the load test always runs and measures the clients, not a
+CPU that is already full. Real sockets play the browsers: 50 MJPEG clients for 60 s (24 steady
+readers, 25 that drop mid-stream and come back, one reading a few bytes a second), raw requests
+that try to reach files, and more connections than the server takes. Figures print with
+`pytest -s`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import pytest
 from device.sinks import view
 
 ROOT = Path(__file__).parents[1]
-FPS = 30
+FPS = 30  # a camera's rate, the most the view is paced at
+PROBE_S = 5  # seconds the unloaded, faster-paced pipeline is measured to choose the rate
 BASELINE_S = 8
 LOAD_S = 60
 READERS, CHURNERS = 24, 25  # + 1 slow reader = 50 clients
@@ -37,12 +41,12 @@ MARK = f"--{view.BOUNDARY}".encode()
 class Camera:
     """`espcn-edge camera --source demo --view VIEW` in a child process; `port` from its log."""
 
-    def __init__(self, view_arg: str, log_path: Path):
-        self.log_path = log_path
+    def __init__(self, view_arg: str, log_path: Path, fps: float = FPS):
+        self.log_path, self.fps = log_path, fps
         with log_path.open("w") as log_file:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "device.cli", "camera", "--source", "demo"]
-                + ["--fps", str(FPS), "--size", "320x240", "--view", view_arg],
+                + ["--fps", str(fps), "--size", "320x240", "--view", view_arg],
                 cwd=ROOT,
                 env=dict(os.environ, PYTHONPATH=str(ROOT)),
                 stdout=subprocess.PIPE,
@@ -55,7 +59,7 @@ class Camera:
             assert self.proc.poll() is None and time.monotonic() < deadline, self.log()
             time.sleep(0.1)
         self.host, self.port = found[1], int(found[2])
-        while self.stats()["frames"] < FPS:  # warmed up: model loaded, threads started
+        while self.stats()["frames"] < 3:  # warmed up: model loaded, threads started
             time.sleep(0.2)
         # the fewest over a second: the thread that served that last request may still be ending
         counts = []
@@ -147,10 +151,25 @@ def abort(sock: socket.socket) -> None:
     sock.close()
 
 
+def paced_rate(log_path: Path) -> float:
+    """FPS, or half the frame rate the pipeline makes here when offered twice FPS with no
+    clients: the headroom a real camera has at its own rate."""
+    probe = Camera("0", log_path, fps=2 * FPS)
+    try:
+        s0 = probe.stats()
+        time.sleep(PROBE_S)
+        s1 = probe.stats()
+    finally:
+        probe.stop()
+    made = (s1["frames"] - s0["frames"]) / (s1["uptime_s"] - s0["uptime_s"])
+    return min(FPS, max(round(made / 2, 1), 0.5))
+
+
 @pytest.fixture(scope="module")
 def camera(tmp_path_factory):
     """The camera on the default view host (`--view 0`: 127.0.0.1, a free port)."""
-    cam = Camera("0", tmp_path_factory.mktemp("view") / "camera.log")
+    folder = tmp_path_factory.mktemp("view")
+    cam = Camera("0", folder / "camera.log", fps=paced_rate(folder / "probe.log"))
     yield cam
     if cam.proc.poll() is None:
         cam.stop()
@@ -189,7 +208,7 @@ def test_binds_localhost_unless_told_otherwise(camera, tmp_path):
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((lan, camera.port), timeout=5).close()
 
-    everywhere = Camera("0.0.0.0:0", tmp_path / "camera.log")
+    everywhere = Camera("0.0.0.0:0", tmp_path / "camera.log", fps=camera.fps)
     try:
         assert listening_on(everywhere.port) == ["0.0.0.0"]
         if lan:
@@ -411,14 +430,11 @@ def idle_rates(camera: Camera) -> tuple[float, float]:
 
 def test_fifty_clients_for_a_minute_keep_the_frame_rate_memory_and_threads(camera):
     """The baseline is the same process with no clients just before and just after the load,
-    so whatever else the machine is doing meanwhile weighs on both sides alike. A camera has
-    headroom at its frame rate; on a machine so busy that even the idle pipeline falls short of
-    it, any extra work shows in the frame rate, so there is nothing to measure."""
+    so whatever else the machine is doing meanwhile weighs on both sides alike; the camera's
+    rate leaves the headroom a real camera has (see `paced_rate`)."""
     camera.wait_idle_threads()
     idle = camera.status()
     before, cpu_idle = idle_rates(camera)
-    if before < 0.97 * FPS:
-        pytest.skip(f"machine too busy: the idle pipeline makes {before:.1f} of {FPS} fps")
 
     samples = []  # (VmRSS kB, Threads) once a second
     with Load(camera.port) as load:
@@ -439,6 +455,7 @@ def test_fifty_clients_for_a_minute_keep_the_frame_rate_memory_and_threads(camer
     third = len(rss) // 3
     growth_kb = sum(rss[-third:]) / third - sum(rss[third : 2 * third]) / third
     figures = {
+        "paced_fps": camera.fps,
         "baseline_fps": round(baseline, 2),
         "idle_fps_before_after": [round(before, 2), round(after, 2)],
         "loaded_fps": round(loaded, 2),
@@ -474,10 +491,11 @@ def test_fifty_clients_for_a_minute_keep_the_frame_rate_memory_and_threads(camer
 
     assert not load.errors, load.errors[:10]
     assert loaded >= 0.9 * baseline, figures
-    # every steady reader was served all along: most frames, never a 2 s hole (the slow one
-    # and the churn do not hold them up)
+    # every steady reader was served all along: most frames, never a hole of 2 s (or three
+    # frame intervals at a slow pace): the slow one and the churn do not hold them up
     made = l1["frames"] - l0["frames"]
-    assert min(load.frames) >= 0.8 * made and max(load.max_gap) < 2.0, figures
+    hole = max(2.0, 3 / camera.fps)
+    assert min(load.frames) >= 0.8 * made and max(load.max_gap) < hole, figures
     assert len(load.polls) >= LOAD_S - 5 and max(load.polls) < 5.0, figures
     assert load.busy == 0 and load.churns >= 10 * CHURNERS and load.slow_dropped, figures
     # memory: bounded — at most MAX_CLIENTS connections, each holding one frame (tens of kB)

@@ -47,3 +47,24 @@ def test_what_a_failing_import_printed_is_shown(tmp_path):
     )
     assert r.returncode == 1 and "imported" not in r.stdout
     assert "AVX not available" in r.stderr and "ImportError: DLL load failed" in r.stderr
+
+
+def _make_upscaler(verbose: bool) -> subprocess.CompletedProcess:
+    code = (
+        "import logging, numpy as np\n"
+        f"logging.basicConfig(level=logging.{'DEBUG' if verbose else 'INFO'})\n"
+        "from espcn_edge.runtime import Upscaler\n"
+        "Upscaler(scale=2).upscale_y(np.zeros((16, 16), np.uint8))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_litert_delegate_notice_shows_only_when_verbose():
+    """LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." natively on its
+    first allocation; it is kept for -v (debug logging)."""
+    quiet, verbose = _make_upscaler(False), _make_upscaler(True)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert verbose.returncode == 0 and "XNNPACK delegate" in verbose.stderr, verbose.stderr

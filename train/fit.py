@@ -14,10 +14,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from espcn_edge import DEFAULT_SPEC, SAMPLES_DIR, ModelSpec, parse_spec
+from espcn_edge import DEFAULT_SPEC, SAMPLES_DIR, ModelSpec, commandline, parse_spec
 from espcn_edge.atomic import WriteError, remove_stale, write_text
 from espcn_edge.dataset import DatasetError
-from espcn_edge.quiet import import_tensorflow_quietly
+from espcn_edge.quiet import import_tensorflow_quietly, quiet_tensorflow
 
 log = logging.getLogger("train.fit")
 LOCAL_DIV2K = Path("data/DIV2K")
@@ -50,6 +50,7 @@ class FitConfig:
     patch_size: int = 48
     lr: float = 1e-3
     resume: bool = False
+    overwrite: bool = False
     init_from: Path | None = None
     qat: bool = False
     reparam: str = "none"
@@ -124,8 +125,39 @@ def _trim_history(out: Path, backup: Path) -> None:
     write_text(history, "\n".join([header, *kept]) + "\n")
 
 
+RUN_FILES = ("best.keras", "last.keras", "card.json", "history.csv", "logs", "backup")
+
+
+def claim_out(cfg: FitConfig) -> None:
+    """Refuse an --out that holds a run (finished or not) unless --resume or --overwrite:
+    a new run would silently replace its best.keras, even with a worse model. --overwrite
+    removes that run's files first, so nothing of it is mixed into the new one."""
+    backup = cfg.out / "backup"
+    finished = (cfg.out / "best.keras").exists() or (cfg.out / "card.json").exists()
+    if cfg.overwrite:
+        for name in RUN_FILES:
+            path = cfg.out / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+    elif cfg.resume:
+        return
+    elif backup.exists():
+        raise FitError(
+            f"{cfg.out} holds an unfinished run: add --resume to continue it, --overwrite to "
+            "start afresh, or pick another --out"
+        )
+    elif finished:
+        raise FitError(
+            f"{cfg.out} holds a finished run ({cfg.out / 'best.keras'}): pick another --out, "
+            "add --overwrite to replace it, or train it further with --init-from"
+        )
+
+
 def run(cfg: FitConfig) -> dict:
     """Train and return the model card of the best checkpoint."""
+    claim_out(cfg)
     import keras
     import tensorflow as tf
 
@@ -146,10 +178,6 @@ def run(cfg: FitConfig) -> dict:
     from train.strategy import choose_strategy
 
     backup = cfg.out / "backup"
-    if backup.exists() and not cfg.resume:
-        raise FitError(
-            f"{cfg.out} holds an unfinished run: add --resume to continue it, or pick another --out"
-        )
     if cfg.qat and cfg.reparam != "none":
         raise FitError("--qat fine-tunes a plain model: train with --reparam first, then --qat "
                        "--init-from its best.keras")  # fmt: skip
@@ -256,17 +284,17 @@ def run(cfg: FitConfig) -> dict:
     return card
 
 
+PROG = "python -m train.fit"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m train.fit",
-        description=__doc__,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    p = commandline.parser(PROG, __doc__)
     add = p.add_argument
+    positive = commandline.positive_int
     add(
         "--data",
         help="DIV2K root (DIV2K_train_HR/…) or a folder of HR images; "
-        "default ./data/DIV2K, else the built-in samples",
+        "default: ./data/DIV2K, else the built-in samples",
     )
     add("--scale", type=int, choices=(2, 3, 4), default=2, help="upscaling factor r")
     add(
@@ -274,13 +302,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_SPEC.name,
         help="model spec: a name from espcn_edge.spec.SPECS or 'f1:n1,…,f6:n6,f7[+skip]'",
     )
-    add("--epochs", type=int, default=10, help="number of epochs")
-    add("--steps-per-epoch", type=int, default=100, help="training steps per epoch")
-    add("--batch-size", type=int, default=16, help="patches per step (global batch)")
-    add("--patch-size", type=int, default=48, help="LR patch side in pixels (HR is r× larger)")
+    add("--epochs", type=positive, default=10, help="number of epochs")
+    add("--steps-per-epoch", type=positive, default=100, help="training steps per epoch")
+    add("--batch-size", type=positive, default=16, help="patches per step (global batch)")
+    add("--patch-size", type=positive, default=48, help="LR patch side in pixels (HR is r× larger)")
     add("--lr", type=float, default=1e-3, help="initial learning rate (cosine decay to 2 %%)")
-    add("--out", type=Path, help="output folder (default runs/x{scale})")
-    add("--resume", action="store_true", help="continue an interrupted run in --out")
+    add("--out", type=Path, help="output folder (default: runs/x{scale})")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    again.add_argument(
+        "--overwrite", action="store_true", help="delete the run in --out and start afresh"
+    )
     add(
         "--init-from",
         type=Path,
@@ -331,13 +363,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="auto",
         help="tf.distribute strategy; auto picks by visible GPUs and TF_CONFIG",
     )
+    add("-v", "--verbose", action="store_true", help="TensorFlow's and Keras's own messages too")
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s: %(message)s"
+    )
     import_tensorflow_quietly()
+    quiet_tensorflow(args.verbose)
     try:
         cfg = FitConfig(
             out=args.out or Path(f"runs/x{args.scale}"),
@@ -350,6 +386,7 @@ def main(argv: list[str] | None = None) -> int:
             patch_size=args.patch_size,
             lr=args.lr,
             resume=args.resume,
+            overwrite=args.overwrite,
             init_from=args.init_from,
             qat=args.qat,
             reparam=args.reparam,
@@ -363,12 +400,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         run(cfg)
     except (FitError, DatasetError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return commandline.fail(PROG, e)
     except WriteError as e:  # disk full or read-only while saving: the earlier files are intact
-        print(f"error: {e}; the earlier checkpoints are intact: make room, then --resume",
-              file=sys.stderr)  # fmt: skip
-        return 1
+        return commandline.fail(
+            PROG, f"{e}; the earlier checkpoints are intact: make room, then --resume"
+        )
     return 0
 
 

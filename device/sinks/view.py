@@ -3,9 +3,10 @@
 Three fixed routes and nothing else (no files are served, so no path can reach the disk):
 ``/`` the page, ``/stream.mjpg`` the MJPEG stream (multipart/x-mixed-replace) and
 ``/stats.json`` the live statistics. Each frame is encoded once, only while someone watches,
-by the view's own thread (so the pipeline's frame rate does not depend on who watches) and shared
-by every client; each client thread sends the newest frame when it is ready for one, so a slow
-client skips frames and a vanished one ends its own thread — the pipeline never waits.
+by the view's own thread (so the pipeline never waits for a watcher, though the encoding shares
+the CPU with it: see docs/device.md) and shared by every client; each client thread sends the
+newest frame when it is ready for one, so a slow client skips frames and a vanished one ends its
+own thread (noticed between frames too, so a low frame rate does not keep its slot).
 Bounded under load: at most MAX_CLIENTS connections at once (a 503 beyond), each holding at most
 one frame, and a client that stalls a read or a write for CLIENT_TIMEOUT seconds is dropped.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import select
+import socket
 import sys
 import threading
 import time
@@ -128,14 +131,25 @@ class _Handler(BaseHTTPRequestHandler):
         seq = 0
         try:
             while not hub.closed:
-                seq, part = hub.wait_newer(seq)
+                seq, part = hub.wait_newer(seq, timeout=0.2)
                 if part is not None:
                     self.wfile.write(part)
+                elif self._client_closed():  # between slow frames: free the slot now
+                    break
         except OSError as e:  # client went away or stalled past CLIENT_TIMEOUT
             log.debug("stream client %s left: %s", self.address_string(), e)
         finally:
             with hub.cond:
                 hub.clients -= 1
+
+    def _client_closed(self) -> bool:
+        """True once the client has closed its end (a browser tab gone): at a low frame rate
+        the next write, which would tell, may be seconds away, and the slot is held till then."""
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        try:
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:  # reset
+            return True
 
 
 class _Server(ThreadingHTTPServer):

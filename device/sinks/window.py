@@ -30,14 +30,14 @@ class WindowSink(Sink):
             raise SinkError(
                 "--window needs OpenCV with GUI support: pip install opencv-python"
             ) from e
-        self._cv2 = cv2
         try:
             cv2.namedWindow(TITLE, cv2.WINDOW_AUTOSIZE)
-        except cv2.error as e:
+        except cv2.error as e:  # a headless build: its multi-line message says "Rebuild …"
             raise SinkError(
-                f"--window: OpenCV cannot open a window ({e}); the headless "
-                "OpenCV build has no GUI, use --view instead"
+                f"--window: this OpenCV ({cv2.__version__}) has no GUI support; pip install "
+                "opencv-python (not -headless) for windows, or use --view HOST:PORT"
             ) from e
+        self._cv2 = cv2  # only now is there a window for stop() to close
 
     def output(self, result: Result) -> None:
         from espcn_edge.color import ycbcr_to_rgb

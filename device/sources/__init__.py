@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 from pathlib import Path
 
 from .demo import DemoSource
 from .images import ImagesSource
 from .opencv import WebcamSource
-from .picamera2 import Picamera2Source
+from .picamera2 import INSTALL_HINT, Picamera2Source
 from .source import Source, SourceError
 from .video import Clip, VideoSource
 
 SPECS_HELP = "auto, picamera2[:N], webcam[:N], video:PATH, images:DIR, demo"
+DEVICE_TREE_MODEL = Path("/proc/device-tree/model")  # "Raspberry Pi 4 Model B Rev 1.4\0"
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "Clip",
@@ -36,11 +40,34 @@ def _number(kind: str, arg: str) -> int:
     return int(arg)
 
 
+def raspberry_pi_model() -> str | None:
+    """The board's name when this is a Raspberry Pi (from the device tree), else None."""
+    try:
+        model = DEVICE_TREE_MODEL.read_bytes().rstrip(b"\0").decode(errors="replace")
+    except OSError:
+        return None
+    return model if model.startswith("Raspberry Pi") else None
+
+
+def _auto() -> str:
+    """picamera2 where it can be imported; on a Pi without it a service must not stream sample
+    photos for ever, so that is an error; elsewhere the demo frames, said loudly."""
+    if importlib.util.find_spec("picamera2"):
+        return "picamera2"
+    if pi := raspberry_pi_model():
+        raise SourceError(
+            f"--source auto on a {pi}, but picamera2 cannot be imported: {INSTALL_HINT} "
+            "(or pass --source demo to stream the built-in frames)"
+        )
+    log.warning("--source auto: no picamera2 here, streaming the built-in DEMO frames")
+    return "demo"
+
+
 def open_source(spec: str, size: tuple[int, int] | None = None, fps: float | None = None) -> Source:
     """Make (not start) the source `spec` names. `auto` is picamera2 on a Pi, else demo."""
     kind, _, arg = spec.partition(":")
     if kind == "auto":
-        kind = "picamera2" if importlib.util.find_spec("picamera2") else "demo"
+        kind = _auto()
     if kind == "picamera2":
         return Picamera2Source(size, camera_num=_number(kind, arg), fps=fps)
     if kind == "webcam":
