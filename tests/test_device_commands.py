@@ -170,7 +170,7 @@ def test_demo_figure_labels_each_half_and_magnifies_where_they_differ():
     lr = np.full((24, 32), 128, np.uint8)
     lr[12:20, 20:28] = np.indices((8, 8)).sum(0) % 2 * 255  # detail in one corner only
     frame = Frame(lr, np.full_like(lr, 128), np.full_like(lr, 128))
-    result = super_resolve(frame, lambda y: np.kron(y, np.ones((2, 2), np.uint8)))  # "ESPCN"
+    result = super_resolve(frame, lambda y: np.kron(y, np.ones((2, 2), np.uint8)), 2)  # "ESPCN"
     x, y = figure.busiest_crop(result.bicubic_planes()[0], result.y, (16, 12))
     assert 20 * 2 - 16 <= x <= 28 * 2 and 12 * 2 - 12 <= y <= 20 * 2  # over the detail
     img = figure.comparison(result, "m.tflite")
