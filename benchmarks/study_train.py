@@ -6,19 +6,37 @@
 
 Runs `train.fit` once per spec into runs/study/<study>/<spec>[-<reparam>]/, skipping finished
 runs and resuming interrupted ones (so it can be started again in every session until done);
-`benchmarks/study_measure.py` then converts and measures them.
+`benchmarks/study_measure.py` then converts and measures them. Long studies outlive a session
+and its work tree: `--snapshot` copies each run's small state (backup, checkpoints, card,
+history: a few MB) to benchmarks/checkpoints/, which is committed, and a run missing from runs/
+is restored from there before it resumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from common import ROOT, training_folder
 
 STUDY_SPECS = ["k3-16", "k5-16", "k3-24-16", "seed-skip", "seed", "k3-32", "k5-48-24", "k5-64-32"]
 EPOCHS = 12
+SNAPSHOTS = ROOT / "benchmarks" / "checkpoints"
+STATE = ("backup", "best.keras", "last.keras", "card.json", "history.csv")
+
+
+def copy_state(src: Path, dst: Path) -> None:
+    """The files a run resumes from, `src` → `dst` (replacing what `dst` had)."""
+    shutil.rmtree(dst, ignore_errors=True)
+    dst.mkdir(parents=True)
+    for name in STATE:
+        if (src / name).is_dir():
+            shutil.copytree(src / name, dst / name)
+        elif (src / name).exists():
+            shutil.copy2(src / name, dst / name)
 
 
 def main() -> int:
@@ -29,12 +47,24 @@ def main() -> int:
     p.add_argument("--study", help="folder name under runs/study (default x{scale})")
     p.add_argument("--reparam", default="none", help="train.fit --reparam")
     p.add_argument("--multiscale", action="store_true", help="train.fit --multiscale")
+    p.add_argument(
+        "--snapshot", action="store_true", help="only copy the runs' state to " + str(SNAPSHOTS)
+    )
     args = p.parse_args()
     data = training_folder()
     epochs = max(EPOCHS, args.steps // 1000)
     for spec in args.specs:
         name = spec if args.reparam == "none" else f"{spec}-{args.reparam}"
-        out = ROOT / "runs" / "study" / (args.study or f"x{args.scale}") / name
+        study = args.study or f"x{args.scale}"
+        out, snapshot = ROOT / "runs" / "study" / study / name, SNAPSHOTS / study / name
+        if args.snapshot:
+            if out.is_dir():
+                copy_state(out, snapshot)
+                print(f"{name}: state copied to {snapshot}")
+            continue
+        if not out.exists() and snapshot.is_dir():
+            copy_state(snapshot, out)
+            print(f"{name}: restored from {snapshot}")
         if (out / "last.keras").exists() and not (out / "backup").exists():
             print(f"{name}: done, skipping")
             continue
