@@ -38,11 +38,21 @@ def _labelled(rgb: np.ndarray, labels: tuple[str, str]) -> Image.Image:
     h, w = rgb.shape[:2]
     canvas = Image.new("RGB", (w, h + LABEL_H), (17, 17, 17))
     canvas.paste(Image.fromarray(rgb), (0, LABEL_H))
-    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default(size=14)
+    draw, font = ImageDraw.Draw(canvas), _bitmap_font()
     for i, text in enumerate(labels):
-        centre = w // 4 + i * (w // 2)
-        draw.text((centre, LABEL_H // 2), text, fill=(153, 204, 255), font=font, anchor="mm")
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        x = w // 4 + i * (w // 2) - (right - left) // 2
+        draw.text((x, (LABEL_H - (bottom - top)) // 2 - top), text, fill=(153, 204, 255), font=font)
     return canvas
+
+
+def _bitmap_font() -> ImageFont.ImageFont:
+    """Pillow's built-in bitmap font, the same pixels in every Pillow release (from Pi OS's 9.4
+    on): since 10.1 `load_default()` gives a scalable font instead, where FreeType is built in."""
+    try:
+        return ImageFont.load_default_imagefont()
+    except AttributeError:  # Pillow < 10.1: load_default() is the bitmap font
+        return ImageFont.load_default()
 
 
 def comparison(result: Result, model_name: str) -> np.ndarray:

@@ -62,7 +62,6 @@ def test_sigkill_at_random_moments_then_resume_finishes_the_planned_epochs(
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     rng = random.Random(int(os.environ.get("FAULT_SEED", "6")))
     kills, missed = [], 0
-    t_start = time.time()
     while len(kills) < KILLS:
         if kills and not (out / "backup").exists() and _history(out) == list(range(EPOCHS)):
             break  # the killed process had already finished the run (and removed its backup)
@@ -112,7 +111,6 @@ def test_sigkill_at_random_moments_then_resume_finishes_the_planned_epochs(
     assert card["planned_steps"] == EPOCHS * STEPS
     assert {"best.keras", "last.keras"} <= set(_checkpoints_load(out))
     assert not [p for p in out.rglob(".*") if p.is_file() and is_temp_name(p.name)]
-    assert time.time() - t_start < 120
 
 
 def _checkpoint_temps(out: Path) -> list[Path]:

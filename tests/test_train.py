@@ -322,3 +322,11 @@ def test_a_finished_run_is_kept_unless_overwrite_is_asked_for(tmp_path, capsys):
     assert (out / "best.keras").exists()
     claim_out(FitConfig(out=out, overwrite=True))
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_xla_compiles_long_single_replica_runs_only():
+    from train.fit import XLA_MIN_STEPS, use_xla
+
+    assert use_xla("auto", XLA_MIN_STEPS, 1) and not use_xla("auto", XLA_MIN_STEPS - 1, 1)
+    assert use_xla("on", 10, 1) and not use_xla("off", 10**6, 1)
+    assert not use_xla("on", 10**6, 2)  # tf.distribute's replicas cannot share XLA
