@@ -1,15 +1,15 @@
 """Peak memory and time of `espcn-edge upscale` on large photos, per tile size, side by side.
 
-    python benchmarks/tiles.py [--sizes 3,6,12] [--tiles 0,256,384,512,768,1024] [--rounds 2]
+    python benchmarks/tiles.py [--sizes 3,6,12] [--tiles 0,256,384,512,1024] [--rounds 2]
                                [--whole-limit 7] [--baseline ../old-checkout]
 
 For each photo size (megapixels, 4:3, a generated JPEG with EXIF and an ICC profile) and each
-`--tile` (0 = the whole image in one interpreter run), runs the real command in a fresh process
-and reads its peak RSS from the kernel (wait4). Rounds are interleaved, so a busy machine
-slows every configuration alike; the time is the median, the RSS the largest. Whole-image runs
-above `--whole-limit` MP are skipped (they need ~700 bytes per LR pixel: 12 MP ≈ 9 GB).
-`--baseline DIR` adds the command of another checkout (e.g. the commit before tiling) as
-"before". Writes benchmarks/results/tiles.json and prints a Markdown table.
+`--tile` (0 = the whole image in one interpreter run), runs the real command in a fresh process and
+reads its peak RSS from the kernel (its VmHWM as it exits). Rounds are interleaved, so a busy
+machine slows every configuration alike; the time is the median, the RSS the largest. Whole-image
+runs above `--whole-limit` MP are skipped (they need ~700 bytes per LR pixel: 12 MP ≈ 9 GB).
+`--baseline DIR` adds the command of another checkout (e.g. the commit before tiling) as "before".
+Writes benchmarks/results/tiles.json and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -44,30 +44,31 @@ def make_photo(path: Path, megapixels: float, orientation: int = 6) -> tuple[int
 
 
 def run_once(root: Path, args: list[str]) -> tuple[float, float]:
-    """(seconds, peak RSS MB) of `espcn-edge ARGS` run from the checkout `root`."""
+    """(seconds, peak RSS MB) of `espcn-edge ARGS` run from the checkout `root`.
+
+    The peak is the child's own VmHWM, read as it exits: getrusage's ru_maxrss of a child
+    includes the parent's peak when the child was spawned with vfork (as Python does)."""
     env = dict(os.environ, PYTHONPATH=str(root), TF_CPP_MIN_LOG_LEVEL="3")
-    code = f"import sys; from device.cli import main; sys.exit(main({args!r}))"
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    code = (
+        "import sys; from device.cli import main; status = main(" + repr(args) + "); "
+        "hwm = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]; "
+        "print('VmHWM_kB', hwm, file=sys.stderr); sys.exit(status)"
     )
-    _, status, usage = os.wait4(proc.pid, 0)
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     seconds = time.perf_counter() - t0
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"espcn-edge {' '.join(args)} failed ({proc.returncode}): {err[-500:]}")
-    return seconds, usage.ru_maxrss / 1024
+    if done.returncode != 0 or "VmHWM_kB" not in done.stderr:
+        raise RuntimeError(f"espcn-edge {' '.join(args)} failed: {done.stderr[-500:]}")
+    return seconds, int(done.stderr.split("VmHWM_kB")[1].split()[0]) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sizes", default="3,12", help="photo sizes in megapixels")
-    p.add_argument("--tiles", default="0,256,384,512,768,1024", help="--tile values (0: whole)")
+    p.add_argument("--tiles", default="0,256,384,512,1024", help="--tile values (0: whole)")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--scale", type=int, default=2)
     p.add_argument("--whole-limit", type=float, default=7.0, help="largest MP run whole")
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, root, extra in configs:
                 out = work / f"out_{mp:g}.jpg"
                 cmd = ["upscale", str(photos[mp]), str(out), "--scale", str(args.scale)]
-                if extra or root == ROOT:
+                if root == ROOT:  # the checkout before has neither flag
                     cmd += [*extra, "--overwrite"]
                 out.unlink(missing_ok=True)
                 seconds, rss = run_once(root, cmd)

@@ -291,37 +291,32 @@ class Upscaler:
         out = self._interp.get_tensor(self._out["index"])
         return self._decode(out.reshape(out.shape[1], out.shape[2]))
 
-    def _allocate(self, h: int, w: int) -> None:
+    def _allocate(self, h: int, w: int, image: tuple[int, int]) -> None:
         try:
             self._resize(h, w)
         except (RuntimeError, ValueError) as e:  # e.g. a fixed-size (Edge TPU) model
             self._shape = None
             fixed = f"fixed {self.fixed_size[0]}×{self.fixed_size[1]} " if self.fixed_size else ""
+            what = f"{w}×{h}" if (h, w) == image else f"{w}×{h} tiles of {image[1]}×{image[0]}"
             raise ModelError(
-                f"{self.model_path}: {fixed}model cannot run on {w}×{h} ({_first(e)})"
+                f"{self.model_path}: {fixed}model cannot run on {what} ({_first(e)})"
             ) from None
 
     def tiles(self, h: int, w: int) -> tuple[tuple[int, int], list[Span], list[Span]]:
-        """How an H×W plane is cut: ((tile h, tile w), row spans, column spans) (see tiling)."""
-        if self.fixed_size:  # the model's own size, whatever `tile` says
-            (tw, th), even = self.fixed_size, False
-        elif self._tile_for(h, w) > 0 and self.radius is not None:
-            th = tw = max(self._tile_for(h, w), 2 * self.radius + 1)
-            even = True
+        """How an H×W plane is cut: ((tile h, tile w), row spans, column spans) (see tiling).
+        One span each way (the whole image) when it fits, or when the radius is unknown."""
+        tile = self.tile
+        if tile is None:  # the default: camera-sized frames whole, larger images in tiles
+            tile = DEFAULT_TILE if h * w > WHOLE_PIXELS else 0
+        if self.radius is None or tile <= 0:
+            tile = 0
         else:
-            th = tw = 0  # whole image
-            even = True
-        radius = self.radius or 0
+            tile = max(tile, 2 * self.radius + 1)
         (rows, row_spans), (cols, col_spans) = (
-            axis_tiles(h, th, radius, even),
-            axis_tiles(w, tw, radius, even),
+            axis_tiles(h, tile, self.radius or 0),
+            axis_tiles(w, tile, self.radius or 0),
         )
         return (rows, cols), row_spans, col_spans
-
-    def _tile_for(self, h: int, w: int) -> int:
-        if self.tile is not None:
-            return self.tile
-        return 0 if h * w <= WHOLE_PIXELS else DEFAULT_TILE
 
     def y_bands(self, y: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         """Super-resolve a uint8 H×W Y plane one row of tiles at a time: yields (first output
@@ -330,7 +325,7 @@ class Upscaler:
         h, w = y.shape
         s = self.scale
         (th, tw), row_spans, col_spans = self.tiles(h, w)
-        self._allocate(th, tw)
+        self._allocate(th, tw, (h, w))
         if len(row_spans) == len(col_spans) == 1:
             yield 0, self._invoke(y)  # the whole image: no copy
             return
@@ -350,7 +345,7 @@ class Upscaler:
         most `tile`² LR pixels (bit for bit the whole-image result)."""
         y = _plane(y)
         bands = self.y_bands(y)
-        first_row, first = next(bands)
+        _, first = next(bands)
         if first.shape[0] == self.scale * y.shape[0]:
             return first
         out = np.empty((self.scale * y.shape[0], self.scale * y.shape[1]), np.uint8)

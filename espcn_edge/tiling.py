@@ -28,18 +28,17 @@ class Span:
     keep_to: int
 
 
-def axis_tiles(length: int, tile: int, radius: int, even: bool = True) -> tuple[int, list[Span]]:
+def axis_tiles(length: int, tile: int, radius: int) -> tuple[int, list[Span]]:
     """(tile length, spans) covering [0, length) exactly once with kept parts.
 
-    `tile` ≤ 0 or ≥ `length` means one span. Otherwise `tile` must exceed 2·radius; `even`
-    False keeps every tile exactly `tile` long (a fixed-size model), the last shifted inward.
+    `tile` ≤ 0 or ≥ `length` means one span. Otherwise `tile` must exceed 2·radius.
     """
     if tile <= 0 or length <= tile:
         return length, [Span(0, 0, length)]
     if tile <= 2 * radius:
         raise ValueError(f"tile {tile} is too small for a receptive-field radius of {radius}")
     n = math.ceil((length - 2 * radius) / (tile - 2 * radius))
-    size = math.ceil((length - 2 * radius) / n) + 2 * radius if even else tile
+    size = math.ceil((length - 2 * radius) / n) + 2 * radius
     spans, kept = [], 0
     for k in range(n):
         start = min(k * (size - 2 * radius), length - size)

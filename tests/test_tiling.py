@@ -36,9 +36,8 @@ def shipped(request) -> Upscaler:
 @pytest.mark.parametrize("length", [1, 16, 17, 50, 64, 65, 100, 301, 1000, 4056])
 @pytest.mark.parametrize("tile", [0, 17, 20, 64, 100, 512])
 @pytest.mark.parametrize("radius", [0, 1, 8])
-@pytest.mark.parametrize("even", [True, False])
-def test_axis_tiles_cover_the_axis_once_with_exact_parts(length, tile, radius, even):
-    size, spans = axis_tiles(length, tile, radius, even)
+def test_axis_tiles_cover_the_axis_once_with_exact_parts(length, tile, radius):
+    size, spans = axis_tiles(length, tile, radius)
     if tile <= 0 or length <= tile:
         assert size == length and len(spans) == 1  # fits: run whole
     else:
@@ -52,8 +51,6 @@ def test_axis_tiles_cover_the_axis_once_with_exact_parts(length, tile, radius, e
         assert span.keep_from >= span.start + radius or span.start == 0 == i
         assert span.keep_to <= span.start + size - radius or span.start + size == length
         assert span.keep_from < span.keep_to
-    if not even and len(spans) > 1:
-        assert size == tile  # a fixed-size model gets exactly its size
 
 
 def test_tile_too_small_for_the_radius_is_refused():
