@@ -5,12 +5,15 @@
     espcn-edge upscale shots/ clip.mp4 out/       # many inputs → the folder out/
     espcn-edge upscale shots/                     # → shots_x2/
 
-When two or more paths are given and the last is not an existing file, it is the output (a
-file for one input file, else a folder); -o/--output says it explicitly. Every file is written
+With two or more paths the last one is the output (a file for one input file, else a folder);
+with -o/--output every path is an input. A file this command writes is never read as an input
+(a rerun does the same thing again), and an existing output is replaced only with --overwrite.
+Photos come out upright with their EXIF and colour profile; alpha and greyscale are kept.
+Large images are run in tiles, in bounded memory, with the same result as whole. Videos become
+H.264 (MP4, or MOV/MKV by name) frame by frame, each frame at its source timestamp, the audio
+copied unchanged and the rotation kept; --crf sets their quality. Every file is written
 atomically. A file that cannot be read is reported in one line and the others are still done;
-the exit status is then 1. Videos become H.264 (MP4, or MOV/MKV by name) frame by frame, each
-frame at its source timestamp, the audio copied unchanged and the rotation kept; --crf sets
-their quality.
+the exit status is then 1.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from espcn_edge.imageio import IMAGE_SUFFIXES, ImageError, load_rgb, save_rgb
-from espcn_edge.runtime import ModelError
+from PIL import Image
+
+from espcn_edge.imageio import IMAGE_SUFFIXES, ImageError, load_photo, save_photo
+from espcn_edge.runtime import DEFAULT_TILE, WHOLE_PIXELS, ModelError
 
 from .engine import (
     DEFAULT_ENGINE,
@@ -39,6 +44,11 @@ from .sinks import SinkError
 from .sinks.h264 import CONTAINERS, DEFAULT_CRF, H264Writer
 from .sources import Clip, SourceError
 
+PREFIX = "espcn-edge upscale: "
+DEEP_NOTE = (
+    "images with more than 8 bits per sample are upscaled and written with 8 "
+    "(the model works on 8 bits)"
+)
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm"}
 WRITABLE_VIDEO = set(CONTAINERS)  # others (.avi, .webm, .m4v) are written as .mp4
 
@@ -55,10 +65,13 @@ class Job:
 
 
 def _media(folder: Path) -> list[Path]:
+    """Image and video files directly in `folder` (not hidden ones: temporary files are)."""
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+        if p.is_file()
+        and not p.name.startswith(".")
+        and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
     )
 
 
@@ -71,14 +84,24 @@ def _out_name(src: Path, scale: int, beside: bool) -> str:
     return f"{src.stem}_x{scale}{suffix}" if beside else f"{src.stem}{suffix}"
 
 
-def plan(paths: list[Path], output: Path | None, scale: int) -> list[Job]:
-    """Turn the command line into (input, output) pairs; raises CommandError for bad requests."""
-    if output is None and len(paths) >= 2 and not paths[-1].is_file():
+def plan(paths: list[Path], output: Path | None, scale: int, overwrite: bool = False) -> list[Job]:
+    """Turn the command line into (input, output) pairs; raises CommandError for bad requests.
+
+    Deterministic whatever exists already: the last of two or more paths is the output; an
+    input that is another input's output is skipped (so rerunning into the same folder reads
+    the same files); an output that exists is an error unless `overwrite`.
+    """
+    if output is None and len(paths) >= 2:
         paths, output = paths[:-1], paths[-1]
     for path in paths:
         if not path.exists():
             raise CommandError(f"{path}: no such file or folder")
     single_file = len(paths) == 1 and paths[0].is_file()
+    if output is not None and output.is_file() and not single_file:
+        raise CommandError(
+            f"{output}: is a file, but the output of a folder or of several inputs is a "
+            "folder (with -o/--output every path is an input)"
+        )
     jobs = []
     for path in paths:
         if path.is_dir():
@@ -95,19 +118,41 @@ def plan(paths: list[Path], output: Path | None, scale: int) -> list[Job]:
         else:
             out_dir = output or path.parent
             jobs.append(Job(path, out_dir / _out_name(path, scale, out_dir == path.parent)))
-    for job in jobs:
-        if job.error is None and job.dst.resolve() == job.src.resolve():
+    return _checked(jobs, overwrite)
+
+
+def _checked(jobs: list[Job], overwrite: bool) -> list[Job]:
+    work = [j for j in jobs if j.error is None]
+    outputs = {j.dst.resolve(): j for j in work}
+    for job in work:
+        if job.dst.resolve() == job.src.resolve():
             raise CommandError(f"{job.src}: refusing to overwrite the input; choose an output")
+    jobs = [j for j in jobs if j.error is not None or j.src.resolve() not in outputs]
+    seen: dict[Path, Job] = {}
+    for job in jobs:
+        if job.error is None and (other := seen.setdefault(job.dst.resolve(), job)) is not job:
+            raise CommandError(f"{job.dst}: both {other.src} and {job.src} would be written here")
+    existing = [j.dst for j in jobs if j.error is None and j.dst.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
+        raise CommandError(f"{existing[0]}: already exists{more}; pass --overwrite to replace")
     return jobs
 
 
-def _image(job: Job, upscaler) -> str:
+def _image(job: Job, upscaler, quality: int = 95) -> tuple[str, bool]:
+    """Upscale one photo into a canvas band by band (the engine's tiles), then save it.
+    Returns the line to print and whether the file had more than 8 bits per sample."""
     t0 = time.perf_counter()
-    rgb = load_rgb(job.src)
-    sr = upscaler.upscale_rgb(rgb)
-    save_rgb(job.dst, sr)
+    photo = load_photo(job.src)
+    h, w = photo.pixels.shape[:2]
+    s = upscaler.scale
+    canvas = Image.new(photo.mode, (w * s, h * s))
+    for row, band in upscaler.bands(photo.pixels):
+        canvas.paste(Image.fromarray(band), (0, row))
+    save_photo(job.dst, canvas, photo, quality)
     ms = (time.perf_counter() - t0) * 1e3
-    return f"{rgb.shape[1]}×{rgb.shape[0]} → {sr.shape[1]}×{sr.shape[0]}, {ms:.0f} ms"
+    deep = f", {photo.bits}-bit read as 8-bit" if photo.bits > 8 else ""
+    return f"{w}×{h} → {w * s}×{h * s}, {ms:.0f} ms{deep}", photo.bits > 8
 
 
 def _video(job: Job, upscaler, crf: int = DEFAULT_CRF) -> str:
@@ -142,22 +187,38 @@ def run(
     output: Path | None = None,
     engine: EngineOptions = DEFAULT_ENGINE,
     crf: int = DEFAULT_CRF,
+    tile: int | None = None,
+    quality: int = 95,
+    overwrite: bool = False,
 ) -> int:
-    """Upscale everything; returns the number of inputs that failed."""
-    jobs = plan(paths, output, engine.scale)
+    """Upscale everything; returns the number of inputs that failed. `tile`: the engine's
+    largest tile side in LR pixels (None: its default, 0: whole images)."""
+    if tile is not None and tile < 0:
+        raise CommandError(f"--tile {tile}: use 0 (whole images) or a tile side in pixels")
+    if not 1 <= quality <= 100:
+        raise CommandError(f"--quality {quality}: use 1 to 100")
+    jobs = plan(paths, output, engine.scale, overwrite)
     upscaler = open_upscaler(engine)
-    failed = 0
+    if tile is not None:
+        upscaler.tile = tile
+    failed, noted = 0, False
     bar = Progress(len(jobs), "files")
     for job in jobs:
         try:
             if job.error:
                 raise CommandError(job.error)
-            info = _video(job, upscaler, crf) if job.is_video else _image(job, upscaler)
+            if job.is_video:
+                info = _video(job, upscaler, crf)
+            else:
+                info, deep = _image(job, upscaler, quality)
+                if deep and not noted:  # said once per run
+                    noted = True
+                    print(f"{PREFIX}note: {DEEP_NOTE}", file=sys.stderr, flush=True)
             print(f"{job.src} → {job.dst} ({info})", flush=True)
         except (CommandError, ImageError, ModelError, SourceError, SinkError, OSError) as e:
             failed += 1
             msg = str(e) if str(job.src) in str(e) else f"{job.src}: {e}"
-            print(f"espcn-edge upscale: {msg}", file=sys.stderr, flush=True)
+            print(f"{PREFIX}{msg}", file=sys.stderr, flush=True)
         bar.update(note=job.src.name)
     bar.close()
     return failed
@@ -177,7 +238,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         type=Path,
         default=None,
-        help="output file (one input) or folder (default: beside each input)",
+        help="output file (one input) or folder (default: beside each input); every PATH "
+        "is then an input",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace outputs that exist (else: exit 2)"
+    )
+    p.add_argument(
+        "--quality", type=int, default=95, help="JPEG and WebP quality of the outputs (1-100)"
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=None,
+        help=f"largest tile side in LR pixels (default: {DEFAULT_TILE} for images of more "
+        f"than {WHOLE_PIXELS:,} pixels; smaller ones run whole); memory grows with its "
+        "square, the result is the same; 0 runs every image whole",
     )
     p.add_argument(
         "--crf",
@@ -200,5 +276,6 @@ def _crf(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    failed = run(args.paths, args.output, EngineOptions.from_args(args), args.crf)
+    engine = EngineOptions.from_args(args)
+    failed = run(args.paths, args.output, engine, args.crf, args.tile, args.quality, args.overwrite)
     return 1 if failed else 0

@@ -1,13 +1,21 @@
-"""Reading and writing images: every odd file a user has becomes RGB uint8 or one clear error."""
+"""Reading and writing images: every odd file a user has becomes RGB uint8 or one clear error.
+
+`load_rgb` gives training and evaluation plain RGB. `load_photo` / `save_photo` are what
+`espcn-edge upscale` uses: the EXIF orientation applied, greyscale and alpha kept as channels,
+EXIF and ICC profile written back.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
 from .atomic import atomic_path
 
@@ -24,13 +32,22 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+_DEEP_GREY = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+def _deep_to_8(im: Image.Image) -> np.ndarray:
+    """A 16-bit (or 32-bit) greyscale image as uint8: 65535 (or the 8-bit range's 255 when no
+    value exceeds it in an I/F image) becomes 255, rounded."""
+    arr = np.asarray(im, dtype=np.float32)
+    peak = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+    arr *= 255.0 / peak
+    return np.clip(np.rint(arr, out=arr), 0, 255, out=arr).astype(np.uint8)
+
+
 def to_rgb(im: Image.Image) -> np.ndarray:
     """Convert any Pillow mode (L, P, RGBA, CMYK, I;16, I, F, LA…) to RGB uint8."""
-    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(im, dtype=np.float64)
-        peak = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        arr = np.clip(np.rint(arr * 255.0 / peak), 0, 255).astype(np.uint8)
-        return np.repeat(arr[..., None], 3, axis=-1)
+    if im.mode in _DEEP_GREY:
+        return np.repeat(_deep_to_8(im)[..., None], 3, axis=-1)
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = im.convert("RGBA")
         background = Image.new("RGBA", im.size, (255, 255, 255, 255))
@@ -39,19 +56,124 @@ def to_rgb(im: Image.Image) -> np.ndarray:
 
 
 def load_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Load an image file as RGB uint8 H×W×3, raising ImageError with a one-line reason."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except IsADirectoryError:
-        raise ImageError(f"{path}: is a directory, not an image") from None
-    except OSError as e:
-        raise ImageError(f"{path}: cannot read ({e.strerror or e})") from None
-    return decode_rgb(data, str(path))
+    """Load an image file as RGB uint8 H×W×3 (EXIF orientation applied), raising ImageError
+    with a one-line reason."""
+    return decode_rgb(_read(path), str(path))
 
 
 def decode_rgb(data: bytes, name: str = "<bytes>") -> np.ndarray:
     """Decode encoded image bytes to RGB uint8; `name` is used in error messages."""
+    with _opened(data, name) as (im, _):
+        return to_rgb(_upright(im))
+
+
+@dataclass
+class Photo:
+    """An image file as the upscaler keeps it: upright pixels in their own channels, with the
+    metadata that is written back.
+
+    `pixels` is uint8 H×W (grey), H×W×2 (grey + alpha), H×W×3 (RGB) or H×W×4 (RGBA). `exif`
+    is the file's EXIF with the orientation reset to 1 (it is applied to the pixels); `icc` the
+    ICC profile when it describes `pixels`' colour space (a CMYK profile does not survive the
+    conversion to RGB); `bits` the file's bits per sample when more than 8 (read as 8).
+    """
+
+    pixels: np.ndarray
+    exif: Image.Exif | None = None
+    icc: bytes | None = None
+    bits: int = 8
+
+    @property
+    def mode(self) -> str:
+        """The Pillow mode of `pixels`: L, LA, RGB or RGBA."""
+        channels = 1 if self.pixels.ndim == 2 else self.pixels.shape[2]
+        return ("L", "LA", "RGB", "RGBA")[channels - 1]
+
+
+def load_photo(path: str | os.PathLike) -> Photo:
+    """Load an image file as a `Photo`, raising ImageError with a one-line reason."""
+    return decode_photo(_read(path), str(path))
+
+
+def decode_photo(data: bytes, name: str = "<bytes>") -> Photo:
+    """Decode encoded image bytes to a `Photo`; `name` is used in error messages."""
+    with _opened(data, name) as (im, bits):
+        exif = _exif(im) if "exif" in im.info else None  # JPEG, PNG, WebP (not TIFF's IFD)
+        icc = im.info.get("icc_profile") or None
+        im = _upright(im)
+        grey = im.mode in ("1", "L", "LA", "La") or im.mode in _DEEP_GREY
+        alpha = im.mode in ("LA", "La", "RGBA", "RGBa", "PA") or "transparency" in im.info
+        if im.mode in _DEEP_GREY:
+            pixels = _deep_to_8(im)
+        elif grey:
+            pixels = np.asarray(im.convert("LA" if alpha else "L"))
+        else:
+            pixels = np.asarray(im.convert("RGBA" if alpha else "RGB"))
+    if exif is not None:
+        if exif.get(ORIENTATION, 1) != 1:
+            exif[ORIENTATION] = 1
+    photo = Photo(pixels, exif, icc, bits)
+    if icc is not None and _icc_space(icc) != ("GRAY" if photo.mode[0] == "L" else "RGB"):
+        photo.icc = None
+    return photo
+
+
+def save_photo(
+    path: str | os.PathLike,
+    image: Image.Image | np.ndarray,
+    like: Photo | None = None,
+    quality: int = 95,
+) -> None:
+    """Atomically save `image` (a Pillow image or uint8 array) in the format of `path`'s suffix,
+    with `like`'s EXIF (its pixel dimensions updated) and ICC profile where the format holds
+    them (EXIF: JPEG, PNG, WebP; ICC: those and TIFF). `quality` is JPEG's and WebP's. Alpha is
+    kept in PNG, WebP and TIFF; other formats get the image composited on white."""
+    suffix = _suffix_ok(path)
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    if image.mode in ("LA", "RGBA") and suffix not in ALPHA_SUFFIXES:
+        image = _on_white(image)
+    if suffix == ".webp" and image.mode in ("L", "LA"):
+        image = image.convert("RGB" if image.mode == "L" else "RGBA")
+    options: dict = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
+    if like is not None and like.icc is not None and suffix in ICC_SUFFIXES:
+        options["icc_profile"] = like.icc
+    if like is not None and like.exif is not None and suffix in EXIF_SUFFIXES:
+        exif = _resized_exif(like.exif, image.size)
+        if suffix not in (".jpg", ".jpeg") or len(exif) <= MAX_JPEG_EXIF:
+            options["exif"] = exif
+    with atomic_path(path) as tmp:
+        image.save(tmp, **options)
+
+
+def save_rgb(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
+    """Atomically save an RGB (or single-plane) uint8 image; the format follows the suffix."""
+    save_photo(path, rgb, None, quality)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+ORIENTATION = 0x0112
+_EXIF_IFD, _PIXEL_X, _PIXEL_Y = 0x8769, 0xA002, 0xA003
+ALPHA_SUFFIXES = {".png", ".webp", ".tif", ".tiff"}
+ICC_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"}
+EXIF_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+MAX_JPEG_EXIF = 65533  # one APP1 segment; a larger EXIF is dropped rather than failing the save
+
+
+def _read(path: str | os.PathLike) -> bytes:
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a directory, not an image") from None
+    except OSError as e:
+        raise ImageError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
+def _opened(data: bytes, name: str) -> Iterator[tuple[Image.Image, int]]:
+    """The decoded (loaded) image and its bits per sample (`_bits`); every decoding problem
+    becomes one ImageError."""
     if not data:
         raise ImageError(f"{name}: empty file (0 bytes)")
     ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -61,8 +183,9 @@ def decode_rgb(data: bytes, name: str = "<bytes>") -> np.ndarray:
                 raise ImageError(
                     f"{name}: {im.width}×{im.height} is too large (limit {MAX_PIXELS} px)"
                 )
+            bits = _bits(im)  # before load(), which forgets the file's raw mode
             im.load()
-            return to_rgb(im)
+            yield im, bits
     except ImageError:
         raise
     except Image.DecompressionBombError:
@@ -72,14 +195,63 @@ def decode_rgb(data: bytes, name: str = "<bytes>") -> np.ndarray:
         raise ImageError(f"{name}: {reason}") from None
 
 
-def save_rgb(path: str | os.PathLike, rgb: np.ndarray, quality: int = 95) -> None:
-    """Atomically save an RGB (or single-plane) uint8 image; the format follows the suffix."""
+def _exif(im: Image.Image) -> Image.Exif | None:
+    """The image's EXIF, or None when Pillow cannot parse it: a corrupt EXIF block is no
+    reason to refuse the pixels."""
+    try:
+        exif = im.getexif()
+        exif.get_ifd(_EXIF_IFD)  # parsed now, not when written back
+        return exif
+    except Exception:
+        return None
+
+
+def _upright(im: Image.Image) -> Image.Image:
+    """`im` turned as its EXIF orientation says (the same image when it needs no turn)."""
+    exif = _exif(im)
+    orientation = exif.get(ORIENTATION, 1) if exif is not None else 1
+    return ImageOps.exif_transpose(im) if orientation in range(2, 9) else im
+
+
+def _bits(im: Image.Image) -> int:
+    """Bits per sample of the file (Pillow opens 16-bit RGB as 8-bit RGB)."""
+    if im.mode.startswith("I;16"):
+        return 16
+    if im.mode in ("I", "F"):
+        return 32
+    raw = im.tile[0].args if im.tile else None
+    raw = raw[0] if isinstance(raw, tuple) and raw else raw
+    return 16 if isinstance(raw, str) and ";16" in raw else 8
+
+
+def _icc_space(icc: bytes) -> str:
+    """The data colour space of an ICC profile ('RGB', 'GRAY', 'CMYK', …)."""
+    return icc[16:20].decode("ascii", "replace").strip()
+
+
+def _resized_exif(exif: Image.Exif, size: tuple[int, int]) -> bytes:
+    """EXIF bytes with PixelXDimension/PixelYDimension set to `size` where present."""
+    try:
+        ifd = exif.get_ifd(_EXIF_IFD)
+        if _PIXEL_X in ifd or _PIXEL_Y in ifd:
+            ifd[_PIXEL_X], ifd[_PIXEL_Y] = size
+        return exif.tobytes()
+    except Exception:  # an EXIF Pillow cannot rewrite: keep the original bytes
+        return exif.tobytes() if exif else b""
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    rgba = image.convert("RGBA")
+    out = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    out.alpha_composite(rgba)
+    return out.convert("RGB" if image.mode == "RGBA" else "L")
+
+
+def _suffix_ok(path: str | os.PathLike) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
         raise ImageError(
             f"{path}: cannot write images as {suffix or 'a file without a suffix'}; "
             f"use {', '.join(sorted(IMAGE_SUFFIXES))}"
         )
-    options = {"quality": quality} if suffix in (".jpg", ".jpeg") else {}
-    with atomic_path(path) as tmp:
-        Image.fromarray(rgb).save(tmp, **options)
+    return suffix

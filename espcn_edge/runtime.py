@@ -11,17 +11,28 @@ Quantized I/O is read from the tensor details. The fast path is the converter's 
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib
 import logging
 import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from . import MODELS_DIR
-from .color import float_to_y, upscale_rgb, y_to_float
+from .color import (
+    float_to_y,
+    resize_bicubic,
+    rgb_to_ycbcr,
+    upscale_rgb,
+    y_to_float,
+    ycbcr_to_rgb,
+)
 from .quiet import native_stderr_hidden
 from .tflite_meta import MetadataError, read_metadata
+from .tiling import Span, axis_tiles, spec_radius
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +43,21 @@ DELEGATE_LIBRARIES = {
     "edgetpu": "libedgetpu.so.1",
 }
 _UNIT = 1.0 / 255.0  # the quantization scale at which one code is one Y level
+
+
+# When no tile is given: images of up to WHOLE_PIXELS LR pixels (a camera's 640×480 frames) run
+# whole, which is fastest for frames of one size run again and again; larger ones in tiles of at
+# most DEFAULT_TILE² — the fastest size for photos, ~100 MB of the interpreter's ~700 bytes per
+# tile pixel (benchmarks/tiles.py, docs/device.md).
+DEFAULT_TILE = 384
+WHOLE_PIXELS = 640 * 480
+
+# Ops that do not look at neighbouring pixels (DEPTH_TO_SPACE maps each pixel to its own block).
+_POINTWISE_OPS = {
+    "ADD", "CONCATENATION", "DELEGATE", "DEPTH_TO_SPACE", "DEQUANTIZE", "HARD_SWISH",
+    "LEAKY_RELU", "LOGISTIC", "MAXIMUM", "MINIMUM", "MUL", "PRELU", "QUANTIZE", "RELU",
+    "RELU6", "RELU_N1_TO_1", "RESHAPE", "SUB", "TANH",
+}  # fmt: skip
 
 
 class ModelError(ValueError):
@@ -68,6 +94,12 @@ class Upscaler:
     given and different from the model's is a ModelError. `delegate` is 'gpu', 'nnapi',
     'edgetpu' or a library path; if it cannot load, a warning and the CPU (or DelegateError
     with `delegate_required`).
+
+    Images larger than `tile` × `tile` LR pixels (0: never; None: those of more than
+    WHOLE_PIXELS, in DEFAULT_TILE tiles) are run in overlapping tiles of at most that size,
+    stitched bit for bit into the whole-image result (see `espcn_edge.tiling`), so memory is
+    bounded whatever the image size. The overlap is the model's receptive-field `radius`,
+    read from its spec (metadata) or its graph.
     """
 
     def __init__(
@@ -77,6 +109,7 @@ class Upscaler:
         num_threads: int | None = None,
         delegate: str | None = None,
         delegate_required: bool = False,
+        tile: int | None = None,
     ):
         if model_path is None:
             model_path = default_model_path(scale or 2)
@@ -114,6 +147,8 @@ class Upscaler:
             self.scale = self._probe_scale()
         if scale is not None and scale != self.scale:
             raise ModelError(f"{self.model_path}: model is ×{self.scale}, not ×{scale}")
+        self.radius = self._receptive_radius()
+        self.tile = tile
 
     # -- loading ---------------------------------------------------------------------------------
     def _read_metadata(self) -> dict:
@@ -177,6 +212,20 @@ class Upscaler:
             raise ModelError(f"{self.model_path}: metadata says ×{meta_scale}, graph is ×{scale}")
         return scale
 
+    def _receptive_radius(self) -> int | None:
+        """LR pixels each output pixel depends on, each side: from the spec in the metadata,
+        else from the graph's convolution kernels; None (no tiling) when neither says."""
+        spec = self.metadata.get("spec")
+        if isinstance(spec, dict) and (spec.get("string") or spec.get("name")):
+            try:
+                return spec_radius(spec.get("string") or spec["name"])
+            except ValueError:
+                pass
+        radius = graph_radius(self._interp)
+        if radius is None:
+            log.debug("%s: receptive field unknown; images are run whole", self.model_path.name)
+        return radius
+
     # -- inference -------------------------------------------------------------------------------
     def _resize(self, h: int, w: int) -> None:
         if self._shape == (h, w):
@@ -234,33 +283,208 @@ class Upscaler:
             return self._lut[q.view(np.uint8)]
         return float_to_y(q)
 
-    def upscale_y(self, y: np.ndarray) -> np.ndarray:
-        """uint8 H×W Y plane (full-range) → uint8 (scale·H)×(scale·W) Y plane."""
-        y = np.asarray(y)
-        if y.ndim == 3 and y.shape[-1] == 1:
-            y = y[..., 0]
-        if y.ndim != 2 or y.dtype != np.uint8:
-            raise ValueError(f"upscale_y needs a uint8 H×W plane, got {y.dtype} {y.shape}")
+    def _invoke(self, y: np.ndarray) -> np.ndarray:
+        """One interpreter run on a plane of the allocated shape."""
         h, w = y.shape
-        try:
-            self._resize(h, w)
-        except (RuntimeError, ValueError) as e:  # e.g. a fixed-size (Edge TPU) model
-            self._shape = None
-            fixed = f"fixed {self.fixed_size[0]}×{self.fixed_size[1]} " if self.fixed_size else ""
-            raise ModelError(
-                f"{self.model_path}: {fixed}model cannot run on {w}×{h} ({_first(e)})"
-            ) from None
         self._interp.set_tensor(self._in["index"], self._encode(y).reshape(1, h, w, 1))
         self._interp.invoke()
         out = self._interp.get_tensor(self._out["index"])
         return self._decode(out.reshape(out.shape[1], out.shape[2]))
 
+    def _allocate(self, h: int, w: int, image: tuple[int, int]) -> None:
+        try:
+            self._resize(h, w)
+        except (RuntimeError, ValueError) as e:  # e.g. a fixed-size (Edge TPU) model
+            self._shape = None
+            fixed = f"fixed {self.fixed_size[0]}×{self.fixed_size[1]} " if self.fixed_size else ""
+            what = f"{w}×{h}" if (h, w) == image else f"{w}×{h} tiles of {image[1]}×{image[0]}"
+            raise ModelError(
+                f"{self.model_path}: {fixed}model cannot run on {what} ({_first(e)})"
+            ) from None
+
+    def tiles(self, h: int, w: int) -> tuple[tuple[int, int], list[Span], list[Span]]:
+        """How an H×W plane is cut: ((tile h, tile w), row spans, column spans) (see tiling).
+        One span each way (the whole image) when it fits, or when the radius is unknown."""
+        tile = self.tile
+        if tile is None:  # the default: camera-sized frames whole, larger images in tiles
+            tile = DEFAULT_TILE if h * w > WHOLE_PIXELS else 0
+        if self.radius is None or tile <= 0:
+            tile = 0
+        else:
+            tile = max(tile, 2 * self.radius + 1)
+        (rows, row_spans), (cols, col_spans) = (
+            axis_tiles(h, tile, self.radius or 0),
+            axis_tiles(w, tile, self.radius or 0),
+        )
+        return (rows, cols), row_spans, col_spans
+
+    def y_bands(self, y: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """Super-resolve a uint8 H×W Y plane one row of tiles at a time: yields (first output
+        row, uint8 band `scale`× larger, full width). Only one tile is in the interpreter."""
+        y = _plane(y)
+        h, w = y.shape
+        s = self.scale
+        (th, tw), row_spans, col_spans = self.tiles(h, w)
+        self._allocate(th, tw, (h, w))
+        if len(row_spans) == len(col_spans) == 1:
+            yield 0, self._invoke(y)  # the whole image: no copy
+            return
+        for r in row_spans:
+            band = np.empty((s * (r.keep_to - r.keep_from), s * w), np.uint8)
+            top = s * (r.keep_from - r.start)
+            for c in col_spans:
+                out = self._invoke(y[r.start : r.start + th, c.start : c.start + tw])
+                left = s * (c.keep_from - c.start)
+                band[:, s * c.keep_from : s * c.keep_to] = out[
+                    top : top + band.shape[0], left : left + s * (c.keep_to - c.keep_from)
+                ]
+            yield s * r.keep_from, band
+
+    def upscale_y(self, y: np.ndarray) -> np.ndarray:
+        """uint8 H×W Y plane (full-range) → uint8 (scale·H)×(scale·W) Y plane, in tiles of at
+        most `tile`² LR pixels (bit for bit the whole-image result)."""
+        y = _plane(y)
+        bands = self.y_bands(y)
+        _, first = next(bands)
+        if first.shape[0] == self.scale * y.shape[0]:
+            return first
+        out = np.empty((self.scale * y.shape[0], self.scale * y.shape[1]), np.uint8)
+        out[: first.shape[0]] = first
+        for row, band in bands:
+            out[row : row + band.shape[0]] = band
+        return out
+
+    def bands(self, image: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+        """Super-resolve a uint8 image band by band: yields (first output row, band).
+
+        `image` is H×W (grey: the model on it directly), H×W×2 (grey + alpha), H×W×3 (RGB:
+        the model on Y, Cb/Cr bicubic) or H×W×4 (RGBA); alpha is upscaled with bicubic. The
+        bands have the input's channels and together are exactly `upscale_image`. Memory:
+        the input's Y/Cb/Cr planes, one band and one tile, never a whole output.
+        """
+        image = np.asarray(image)
+        channels = image.shape[2] if image.ndim == 3 else 1
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or channels > 4:
+            raise ValueError(f"needs a uint8 H×W or H×W×C image, got {image.dtype} {image.shape}")
+        if channels == 1:
+            yield from self.y_bands(image)
+            return
+        colour = image.shape[2] >= 3
+        extra = image[..., 3 if colour else 1] if image.shape[2] in (2, 4) else None
+        if colour:
+            y, cb, cr = _ycbcr_planes(image[..., :3])
+            bicubic = [cb, cr] if extra is None else [cb, cr, extra]
+        else:
+            y, bicubic = np.ascontiguousarray(image[..., 0]), [extra]
+        pending = None
+        for row, y_sr in self.y_bands(y):
+            if pending is not None:
+                yield pending.result()
+            job = functools.partial(self._finish_band, row, y_sr, bicubic, colour)
+            pending = _worker().submit(job)  # runs while the next row of tiles is inferred
+        yield pending.result()
+
+    def _finish_band(self, row, y_sr, bicubic, colour) -> tuple[int, np.ndarray]:
+        s = self.scale
+        first, rows = row // s, y_sr.shape[0] // s
+        up = [_bicubic_rows(p, first, first + rows, s) for p in bicubic]
+        if colour:
+            rgb = _merge(y_sr, up[0], up[1])
+            band = rgb if len(up) == 2 else np.dstack([rgb, up[2]])
+        else:
+            band = np.dstack([y_sr, up[0]])
+        return row, band
+
+    def upscale_image(self, image: np.ndarray) -> np.ndarray:
+        """The whole result of `bands` (same shape as `image`, `scale`× larger)."""
+        image = np.asarray(image)
+        if image.ndim == 2 or image.shape[2] == 1:
+            return self.upscale_y(image)
+        h, w, c = image.shape
+        out = np.empty((self.scale * h, self.scale * w, c), np.uint8)
+        for row, band in self.bands(image):
+            out[row : row + band.shape[0]] = band
+        return out
+
     def upscale_rgb(self, rgb: np.ndarray) -> np.ndarray:
         """uint8 H×W×3 RGB → uint8 RGB `scale`× larger (Y by the model, chroma bicubic)."""
-        return upscale_rgb(rgb, self.scale, self.upscale_y)
+        h, w = np.shape(rgb)[:2]
+        th, tw = self.tiles(h, w)[0]
+        if (th, tw) == (h, w):  # one tile: chroma overlaps the whole invoke
+            return upscale_rgb(rgb, self.scale, self.upscale_y)
+        return self.upscale_image(rgb)
 
     def __repr__(self) -> str:
         return f"Upscaler({str(self.model_path)!r}, scale={self.scale}, backend={self.backend!r})"
+
+
+def graph_radius(interpreter) -> int | None:
+    """Receptive-field radius of a chain of stride-1 convolutions and pointwise ops, from the
+    kernel shapes in the graph; None for any other op or an interpreter that cannot list ops."""
+    try:
+        ops = interpreter._get_ops_details()
+        shapes = {t["index"]: tuple(t["shape"]) for t in interpreter.get_tensor_details()}
+    except (AttributeError, RuntimeError, ValueError):
+        return None
+    radius = 0
+    for op in ops:
+        name = op["op_name"]
+        if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            kernel = shapes.get(int(op["inputs"][1]), ())
+            if len(kernel) != 4:
+                return None
+            radius += (max(int(kernel[1]), int(kernel[2])) - 1) // 2
+        elif name not in _POINTWISE_OPS:
+            return None
+    return radius
+
+
+def _plane(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 3 and y.shape[-1] == 1:
+        y = y[..., 0]
+    if y.ndim != 2 or y.dtype != np.uint8:
+        raise ValueError(f"upscale_y needs a uint8 H×W plane, got {y.dtype} {y.shape}")
+    return y
+
+
+_ROWS = 256  # rows per step of the colour conversions: their float32 temporaries stay small
+
+
+def _ycbcr_planes(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`rgb_to_ycbcr` a few rows at a time into three planes (no image-sized float copies)."""
+    h, w = rgb.shape[:2]
+    planes = [np.empty((h, w), np.uint8) for _ in range(3)]
+    for top in range(0, h, _ROWS):
+        for plane, part in zip(planes, rgb_to_ycbcr(rgb[top : top + _ROWS]), strict=True):
+            plane[top : top + _ROWS] = part
+    return planes[0], planes[1], planes[2]
+
+
+def _merge(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """`ycbcr_to_rgb` a few rows at a time."""
+    out = np.empty((*y.shape, 3), np.uint8)
+    for top in range(0, y.shape[0], _ROWS):
+        rows = slice(top, top + _ROWS)
+        out[rows] = ycbcr_to_rgb(y[rows], cb[rows], cr[rows])
+    return out
+
+
+_BICUBIC_MARGIN = 4  # LR rows beyond a band that its bicubic output reads (the kernel's reach: 2)
+
+
+def _bicubic_rows(plane: np.ndarray, first: int, last: int, scale: int) -> np.ndarray:
+    """Rows [first, last) of the `scale`× bicubic resize of `plane`, equal to those rows of the
+    whole resize: the band is resized with a margin, which is then cut off."""
+    h, w = plane.shape
+    top, bottom = max(first - _BICUBIC_MARGIN, 0), min(last + _BICUBIC_MARGIN, h)
+    up = resize_bicubic(plane[top:bottom], (w * scale, (bottom - top) * scale))
+    return up[(first - top) * scale : (last - top) * scale]
+
+
+@functools.cache
+def _worker() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="espcn-bands")
 
 
 def _first(e: BaseException) -> str:

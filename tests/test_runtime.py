@@ -64,6 +64,16 @@ def test_outputs_agree_with_keras(models, keras_y, frame, precision, min_psnr):
     assert psnr(out, keras_y(frame)) > min_psnr
 
 
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
+def test_tiles_are_bit_identical_for_every_precision(models, frame, precision):
+    """Float models too (fp16/fp32 carry no metadata: the overlap comes from the graph)."""
+    up = Upscaler(models[precision], num_threads=2, tile=0)
+    whole = up.upscale_y(frame)
+    up.tile = 2 * up.radius + 9
+    assert len(up.tiles(*frame.shape)[1]) > 1 and up.radius >= 7
+    assert np.array_equal(up.upscale_y(frame), whole)
+
+
 def test_white_level_of_a_sigmoid_output(tmp_path):
     """Without the identity path the output is TFLite's LOGISTIC, quantized at 1/256: its top
     code means 255/256 = Y 254. The runtime reads that top code as full white."""
