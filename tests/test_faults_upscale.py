@@ -191,8 +191,7 @@ def test_unreadable_input_is_one_line(tiny, two_photos, tmp_path, capsys):
     locked.write_bytes(_valid_png(np.random.default_rng(3)))
     locked.chmod(0)
     out = tmp_path / "out"
-    again = ["upscale", str(two_photos), str(out), "--model", str(tiny), "--overwrite"]
-    assert _cli(again) == 1
+    assert _cli(["upscale", str(two_photos), str(out), "--model", str(tiny)]) == 1
     errors = [e for e in capsys.readouterr().err.splitlines() if e.startswith(PREFIX)]
     assert len(errors) == 1 and "locked.png" in errors[0] and "cannot read" in errors[0]
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
@@ -206,8 +205,7 @@ def test_output_folder_that_cannot_be_created_is_one_line_per_file(
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder")
     out = blocker / "out"
-    again = ["upscale", str(two_photos), str(out), "--model", str(tiny), "--overwrite"]
-    assert _cli(again) == 1
+    assert _cli(["upscale", str(two_photos), str(out), "--model", str(tiny)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
     errors = [e for e in err.splitlines() if e.startswith(PREFIX)]

@@ -63,7 +63,8 @@ def run_ok(*args: str) -> str:
 OUTPUT_COMMANDS: dict[str, Callable[[Path, Path], list[str]]] = {
     "demo": lambda out, set5: ["demo", "--frames", "1", "--size", "128x96",
                                "--out", str(out / "demo" / "demo_x2.png")],
-    "upscale": lambda out, set5: ["upscale", str(set5), str(out / "upscale"), "--scale", "2"],
+    "upscale": lambda out, set5: ["upscale", str(set5), str(out / "upscale"), "--scale", "2",
+                                  "--overwrite"],  # /srv/out-* stays in the cached root
 }  # fmt: skip
 
 
@@ -233,7 +234,7 @@ def pyav_h264(ctx: Context) -> str:
         for rgb in frames:
             box.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
         box.mux(stream.encode())
-    run_ok("upscale", str(clip), str(out), "--scale", "2")
+    run_ok("upscale", str(clip), str(out), "--scale", "2", "--overwrite")
     with av.open(str(out)) as box:
         video = box.streams.video[0]
         codec, size = video.codec_context.name, (video.width, video.height)
