@@ -83,7 +83,7 @@ def test_two_workers_killed_and_resumed_finish_the_plan_with_identical_weights(
             w.wait()
     errors = (tmp_path / "w0.err").read_text().strip().splitlines()
     assert chief_status == 1, errors[-5:]
-    assert errors[-1].startswith("error: training stopped inside TensorFlow (") and (
+    assert errors[-1].startswith("python -m train.fit: training stopped inside TensorFlow (") and (
         "--resume" in errors[-1]
     ), errors[-1]
     assert 1 <= len(_history(chief_out)) < EPOCHS, "the kill did not land mid-run"
