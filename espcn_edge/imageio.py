@@ -219,7 +219,8 @@ def _bits(im: Image.Image) -> int:
         return 16
     if im.mode in ("I", "F"):
         return 32
-    raw = im.tile[0].args if im.tile else None
+    # a tile is (decoder, extents, offset, args): a plain tuple in Pi OS's Pillow 9.4
+    raw = im.tile[0][3] if im.tile else None
     raw = raw[0] if isinstance(raw, tuple) and raw else raw
     return 16 if isinstance(raw, str) and ";16" in raw else 8
 
