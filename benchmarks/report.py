@@ -1,5 +1,5 @@
-"""Regenerate docs/benchmarks.md: shipped models against the peers, speed, the layer-size study
-and side-by-side crops.
+"""Regenerate docs/benchmarks.md: the shipped tiers against the peers, speed, the layer-size
+study and side-by-side crops.
 
     python benchmarks/report.py [--skip-speed]
 
@@ -22,11 +22,11 @@ import numpy as np
 from common import BENCHMARK_SETS, PEERS, ROOT
 from PIL import Image, ImageDraw
 
-from espcn_edge import MODELS_DIR
 from espcn_edge.atomic import atomic_path, write_text
 from espcn_edge.evaluate import evaluate_models, load_images, load_model
 from espcn_edge.imageio import save_rgb
 from espcn_edge.machine import describe
+from espcn_edge.runtime import DEFAULT_TIER, TIERS, default_model_path
 
 DOCS = ROOT / "docs"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -37,13 +37,15 @@ PUBLISHED = {
 }
 GOALS = {2: (36.9, 32.5), 3: (33.0, 29.4), 4: (30.7, 27.5)}
 RECIPE = """How they were made (T91 + BSD200, `benchmarks/common.py:training_folder`):
-×2 `python -m train.fit --scale 2 --epochs 40 --steps-per-epoch 1000` (40,000 steps); ×3 and ×4
-started conv1–conv6 from a ×2 checkpoint (`--init-from`, 25,000 steps each). Each was then trained
-30,000 steps more from its best checkpoint (`--init-from`, `--lr 3e-4 --epochs 30`: int8 +0.01 to
-+0.09 dB, so training has all but saturated on these 291 images) and fine-tuned with `--qat
---init-from` it, `--lr 5e-4 --epochs 4 --steps-per-epoch 1000`; `python benchmarks/ship.py
-runs/…/best.keras` converted each to int8 (default converter options, calibrated on the training
-images) and copied it into `espcn_edge/models/`."""
+**tiny** (`k3-10`) and **standard** (`k5-16`) at ×2 are the ×2 study's SESR-re-parameterized runs
+(`python benchmarks/study_train.py --study x2-efficient --scale 2 --steps 40000 --reparam sesr
+--multiscale --specs k3-10 k5-16`, its best checkpoint so far: the cards give the steps); their ×3
+and ×4 started conv1–conv6 from them (`python benchmarks/train_tiers.py`, 5,000 steps each).
+**quality** (`seed-skip`) is the earlier default: ×2 `python -m train.fit --scale 2 --epochs 40
+--steps-per-epoch 1000`, ×3 and ×4 from a ×2 checkpoint (`--init-from`, 25,000 steps each), each
+then 30,000 steps more at `--lr 3e-4` and a `--qat` fine-tune (`--lr 5e-4`, 4,000 steps). `python
+benchmarks/ship.py runs/…/best.keras --tier T` converted each to int8 (default converter options,
+calibrated on the training images), measured it and put it into `espcn_edge/models/`."""
 CHOICE = """**The choice.** The identity path is what makes this network work at all at a small
 budget: the same layers without it (`seed`) are still below bicubic after 6,000 steps and lose
 more in int8. Below the camera budget of 25 k MAC per LR pixel, the four candidates with the path
@@ -54,8 +56,9 @@ training budget available here, to ship a separate stills model. (The shipped ×
 started while the study was still training, on the seed-skip spec the study then confirmed.)"""
 
 
-def shipped(scale: int, kind: str) -> Path:
-    return Path(str(MODELS_DIR)) / f"espcn_x{scale}{'_int8.tflite' if kind == 'int8' else '.keras'}"
+def shipped(scale: int, tier: str, kind: str = "int8") -> Path:
+    int8 = default_model_path(scale, tier)
+    return int8 if kind == "int8" else int8.with_name(f"espcn_x{scale}_{tier}.keras")
 
 
 def quality() -> dict:
@@ -63,8 +66,8 @@ def quality() -> dict:
     results: dict = {}
     for scale in (2, 3, 4):
         models = {
-            "espcn-edge int8": str(shipped(scale, "int8")),
-            "espcn-edge float": str(shipped(scale, "float")),
+            **{f"{t} int8": str(shipped(scale, t)) for t in TIERS},
+            **{f"{t} float": str(shipped(scale, t, "float")) for t in TIERS},
             "bicubic": "bicubic",
             "OpenCV ESPCN": f"opencv:{PEERS / f'ESPCN_x{scale}.pb'}",
             "OpenCV FSRCNN": f"opencv:{PEERS / f'FSRCNN_x{scale}.pb'}",
@@ -92,7 +95,7 @@ def quality_tables(q: dict) -> list[str]:
             for s in (2, 3, 4)
             for n in ("Set5", "Set14")
         ]
-        bold = "**" if label == "espcn-edge int8" else ""
+        bold = "**" if label.endswith("int8") else ""
         lines.append(f"| {bold}{label}{bold} | " + " | ".join(cells) + " |")
     for label, by_scale in PUBLISHED.items():
         cells = [f"{v:.2f}" for s in (2, 3, 4) for v in by_scale[s]]
@@ -108,31 +111,36 @@ def quality_tables(q: dict) -> list[str]:
     def psnr(s, set_name, label):
         return q[s][set_name][label]["psnr"]
 
-    lines.append(
-        row(
-            "int8 drop vs float, Set5 / Set14 (dB)",
-            lambda s, _: " / ".join(
-                f"{psnr(s, n, 'espcn-edge float') - psnr(s, n, 'espcn-edge int8'):.2f}"
-                for n in ("Set5", "Set14")
-            ),
+    for t in TIERS:
+        lines.append(
+            row(
+                f"{t}: int8 drop vs float, Set5 / Set14 (dB)",
+                lambda s, _, t=t: " / ".join(
+                    f"{psnr(s, n, f'{t} float') - psnr(s, n, f'{t} int8'):.2f}"
+                    for n in ("Set5", "Set14")
+                ),
+            )
         )
-    )
     for peer in ("OpenCV ESPCN", "OpenCV FSRCNN"):
         lines.append(
             row(
-                f"int8 beats {peer} on both sets",
+                f"every tier's int8 beats {peer} on both sets",
                 lambda s, _, p=peer: (
                     "yes"
-                    if all(psnr(s, n, "espcn-edge int8") > psnr(s, n, p) for n in ("Set5", "Set14"))
+                    if all(
+                        psnr(s, n, f"{t} int8") > psnr(s, n, p)
+                        for n in ("Set5", "Set14")
+                        for t in TIERS
+                    )
                     else "**no**"
                 ),
             )
         )
     lines.append(
         row(
-            "FSRCNN-level goal met (Set5, Set14)",
+            "FSRCNN-level goal met by quality (Set5, Set14)",
             lambda s, r: " / ".join(
-                "met" if psnr(s, n, "espcn-edge int8") >= g else "not met"
+                "met" if psnr(s, n, "quality int8") >= g else "not met"
                 for n, g in zip(("Set5", "Set14"), GOALS[r], strict=True)
             ),
         )
@@ -140,31 +148,24 @@ def quality_tables(q: dict) -> list[str]:
     return lines
 
 
-def speed() -> dict:
-    """`espcn-edge bench` in its own process (no TensorFlow loaded, so RSS is the device's)."""
+def bench(*args: str) -> dict:
+    """`espcn-edge bench ARGS` in its own process (no TensorFlow loaded, so RSS is the
+    device's), against OpenCV's ESPCN and FSRCNN ×2."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "bench.json"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "device.cli",
-                "bench",
-                "--scale",
-                "2",
-                "--size",
-                "320x240",
-                "--frames",
-                "60",
-                "--vs-opencv",
-                str(PEERS / "ESPCN_x2.pb"),
-                "--json",
-                str(out),
-            ],
-            cwd=ROOT,
-            check=True,
-        )
+        peers = [f"--vs-opencv={PEERS / f'{m}_x2.pb'}" for m in ("ESPCN", "FSRCNN")]
+        cmd = [sys.executable, "-m", "device.cli", "bench", "--scale", "2", *args, *peers]
+        subprocess.run([*cmd, "--json", str(out)], cwd=ROOT, check=True)
         return json.loads(out.read_text())
+
+
+def speed() -> dict:
+    """The default model's stages at 320×240, and every tier at 320×240 and 640×480."""
+    return {
+        "stages": bench("--size", "320x240", "--frames", "60"),
+        "tiers_320x240": bench("--tiers", "--size", "320x240", "--frames", "40"),
+        "tiers_640x480": bench("--tiers", "--size", "640x480", "--frames", "20"),
+    }
 
 
 def speed_table(rep: dict) -> list[str]:
@@ -179,17 +180,55 @@ def speed_table(rep: dict) -> list[str]:
         ("**camera path**: YUV420 frame → SR → 4:2:0 JPEG", "espcn_edge.camera"),
         ("bicubic (Pillow)", "bicubic.frame"),
         ("OpenCV dnn_superres ESPCN_x2", "opencv_espcn.frame"),
+        ("OpenCV dnn_superres FSRCNN_x2", "opencv_fsrcnn.frame"),
     ]
-    lines = ["| median ms per 320×240 → 640×480 frame | ms |", "|---|---|"]
+    lines = [f"| median ms per 320×240 → 640×480 frame, {DEFAULT_TIER} tier | ms |", "|---|---|"]
     lines += [f"| {label} | {med[key]:.2f} |" for label, key in rows if key in med]
     lines += [
-        "| **ratio espcn-edge / OpenCV ESPCN** (goal ≤ 0.5 on AVX2, ≤ 0.2 with VNNI or Arm "
-        f"dot product) | **{rep['ratio_to_opencv_espcn']}** |",
-        f"| ratio espcn-edge / bicubic | {rep['ratio_to_bicubic']} |",
+        f"| ratio to OpenCV ESPCN / FSRCNN | {rep['ratio_to_opencv_espcn']} / "
+        f"{rep['ratio_to_opencv_fsrcnn']} |",
+        f"| ratio to bicubic | {rep['ratio_to_bicubic']} |",
         f"| ratio camera path / invoke (goal ≤ 1.15) | {rep['camera_to_invoke']} |",
         f"| fps RGB → RGB / camera path | {rep['fps']} / {rep['fps_camera_path']} |",
         f"| peak RSS (OpenCV loaded too) | {rep['peak_rss_mb']} MB |",
     ]
+    return lines
+
+
+TIER_GOALS = {"tiny": "≤ 0.25", "standard": "≤ 0.5"}  # ratio to OpenCV ESPCN on AVX2
+
+
+def tiers_table(reps: dict) -> list[str]:
+    """One row per tier: MACs, and per frame size the ms, fps and ratios to OpenCV."""
+    sizes = [k.removeprefix("tiers_") for k in reps]
+    lines = [
+        "| tier | MAC/LR px | "
+        + " | ".join(
+            f"{s}: ms (fps) | camera fps | × OpenCV ESPCN (goal on AVX2) | × FSRCNN" for s in sizes
+        )
+        + " |",
+        "|---|---|" + "---|---|---|---|" * len(sizes),
+    ]
+    for tier in TIERS:
+        cells = []
+        for rep in reps.values():
+            e, ms = rep["tiers"][tier], rep["median_ms"][f"{tier}.frame"]
+            goal = f" ({TIER_GOALS[tier]})" if tier in TIER_GOALS else ""
+            espcn, fsrcnn = e["ratio_to_opencv_espcn"], e["ratio_to_opencv_fsrcnn"]
+            cells += [
+                f"{ms:.1f} ({e['fps']})",
+                f"{e['fps_camera_path']}",
+                f"{espcn}{goal}",
+                f"{fsrcnn}",
+            ]
+        macs = next(iter(reps.values()))["tiers"][tier]["macs_per_lr_pixel"]
+        lines.append(f"| {tier} | {macs:,} | " + " | ".join(cells) + " |")
+    for name, label in (("opencv_espcn", "OpenCV ESPCN"), ("opencv_fsrcnn", "OpenCV FSRCNN")):
+        cells = []
+        for rep in reps.values():
+            ms = rep["median_ms"][f"{name}.frame"]
+            cells += [f"{ms:.1f} ({1000 / ms:.1f})", "", "", ""]
+        lines.append(f"| {label} | | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -278,7 +317,10 @@ def crops(scale: int = 3) -> None:
         image = load_images(BENCHMARK_SETS[set_name], scale)[index]
         row = [
             m.upscale_rgb(image.lr)
-            for m in (load_model("bicubic", scale), load_model(str(shipped(scale, "int8")), scale))
+            for m in (
+                load_model("bicubic", scale),
+                load_model(str(shipped(scale, DEFAULT_TIER)), scale),
+            )
         ]
         h, w = image.hr.shape[:2]
         y, x, side = h // 2 - 48, w // 2 - 48, 96
@@ -288,7 +330,7 @@ def crops(scale: int = 3) -> None:
         )
     sheet = Image.fromarray(np.concatenate(tiles, axis=0))
     draw = ImageDraw.Draw(sheet)
-    for i, label in enumerate(("bicubic", "espcn-edge int8", "HR")):
+    for i, label in enumerate(("bicubic", f"espcn-edge {DEFAULT_TIER} int8", "HR")):
         draw.text((i * 288 + 6, 4), label, fill=(255, 255, 0))
     save_rgb(DOCS / "img" / f"crops_x{scale}.png", np.asarray(sheet))
 
@@ -304,8 +346,11 @@ def main() -> int:
     crops()
     study = json.loads((RESULTS / "study_x3.json").read_text())
     cards = {
-        s: json.loads(shipped(s, "float").with_suffix(".card.json").read_text()) for s in (2, 3, 4)
+        (s, t): json.loads(shipped(s, t, "float").with_suffix(".card.json").read_text())
+        for s in (2, 3, 4)
+        for t in TIERS
     }
+    speed_ = results["speed"]
     doc = [
         "# Benchmarks",
         "",
@@ -313,36 +358,47 @@ def main() -> int:
         "`benchmarks/results/final.json`). Protocol: Y-PSNR (dB) / SSIM on MATLAB Y "
         "(studio swing), "
         "`scale` pixels shaved, LR = the sets' MATLAB-bicubic files, whole-image inference, "
-        "chroma bicubic; reproduce any column with `espcn-edge eval`.",
+        "chroma bicubic; reproduce any column with `espcn-edge eval --tier T`.",
         "",
-        "## Shipped models against the peers",
+        "## Shipped tiers against the peers",
+        "",
+        f"Three int8 models per scale, `--tier tiny|standard|quality` ({DEFAULT_TIER} is the "
+        "default; `camera --tier auto --fps F` picks by timing them on the device).",
         "",
         *quality_tables(results["quality"]),
         "",
-        "Shipped: "
-        + "; ".join(
-            f"×{s} `{c['spec_string']}` ({c['params']:,} params, "
-            f"{c['macs_per_lr_pixel']:,} MAC/LR px, "
-            f"{c['steps']:,} steps{', QAT' if c.get('quantization_aware') else ''})"
-            for s, c in cards.items()
-        )
-        + ".",
+        "Shipped:",
+        "",
+        *(
+            f"* ×{s} {t}: `{c['spec_string']}` ({c['params']:,} params, "
+            f"{c['macs_per_lr_pixel']:,} MAC/LR px, {c['steps']:,} steps"
+            f"{', SESR blocks' if c.get('reparam') == 'sesr' else ''}"
+            f"{', QAT' if c.get('quantization_aware') else ''})"
+            for (s, t), c in cards.items()
+        ),
         "",
         RECIPE,
         "",
         "![bicubic | espcn-edge int8 | HR](img/crops_x3.png)",
         "",
-        f"## Speed ({describe(results['speed']['cpu'])})",
+        f"## Speed ({describe(speed_['stages']['cpu'])})",
         "",
-        "`espcn-edge bench --scale 2 --size 320x240 --vs-opencv ../shared/peers/"
-        "opencv_dnn_superres/ESPCN_x2.pb`: both sides timed frame by frame, interleaved, "
-        f"in one run (load average {results['speed']['load_average']}, JPEG by "
-        f"{results['speed']['jpeg_encoder']}). The model's time hangs on the CPU's int8 "
-        "instructions: the previous report, from an AVX-512 VNNI machine, gave 0.236×. "
-        "640×480, the camera path before and after issue 13 and interpreter threads: "
-        "[device](device.md#measured-here).",
+        "`espcn-edge bench --tiers --size WxH --vs-opencv …/ESPCN_x2.pb --vs-opencv "
+        "…/FSRCNN_x2.pb`: every tier and both OpenCV models timed frame by frame, interleaved, "
+        "in one run, RGB → RGB at ×2 (load average "
+        f"{speed_['tiers_320x240']['load_average']} and "
+        f"{speed_['tiers_640x480']['load_average']}). The model's time hangs on the CPU's int8 "
+        "instructions (this one has no int8 dot product, like a Pi 4): the earlier default "
+        "measured 0.236× OpenCV ESPCN's time on an AVX-512 VNNI machine. The goals for this "
+        "AVX2 machine are in brackets; a Pi's figures are not measured here.",
         "",
-        *speed_table(results["speed"]),
+        *tiers_table({k: v for k, v in speed_.items() if k.startswith("tiers_")}),
+        "",
+        f"The {DEFAULT_TIER} tier stage by stage (`espcn-edge bench --size 320x240`, load "
+        f"average {speed_['stages']['load_average']}); the camera path before and after issue 13 "
+        "and interpreter threads: [device](device.md#measured-here).",
+        "",
+        *speed_table(speed_["stages"]),
         "",
         "## Closing the int8 gap",
         "",

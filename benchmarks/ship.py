@@ -1,10 +1,12 @@
-"""Put a trained model into the package: int8 `.tflite` (what the device runs), the `.keras`
-it came from and its card, as espcn_edge/models/espcn_x{r}{_int8.tflite,.keras,.card.json}.
+"""Put a trained model into the package as one tier: int8 `.tflite` (what the device runs), the
+`.keras` it came from and its card, as espcn_edge/models/espcn_x{r}_{tier}{_int8.tflite,.keras,
+.card.json}.
 
-    python benchmarks/ship.py runs/final/x2-qat/best.keras
+    python benchmarks/ship.py runs/tiers/x2-standard/best.keras --tier standard
 
 Converts with the default int8 options, calibrated on T91 + BSD200 (the training data), and
-keeps the converter's report (Set5 measured) beside the model.
+keeps the converter's report (Set5 measured) beside the model. The card gets the tier and the
+int8 model's Set5/Set14 PSNR (the published protocol, `espcn-edge eval`).
 """
 
 from __future__ import annotations
@@ -18,26 +20,40 @@ from common import BENCHMARK_SETS, training_folder
 
 from convert.tflite import ConvertOptions
 from convert.tflite import run as convert
-from espcn_edge import MODELS_DIR
 from espcn_edge.atomic import write_bytes, write_text
+from espcn_edge.evaluate import evaluate_models, load_images, load_model
+from espcn_edge.runtime import TIERS, default_model_path
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("model", type=Path, help="trained best.keras with card.json beside it")
+    p.add_argument("--tier", choices=TIERS, required=True, help="the tier it ships as")
     args = p.parse_args()
     card = json.loads((args.model.parent / "card.json").read_text())
-    scale, models = card["scale"], Path(str(MODELS_DIR))
+    scale = card["scale"]
+    int8 = default_model_path(scale, args.tier)
+    stem = int8.name.removesuffix("_int8.tflite")
     report = convert(
         args.model,
-        models / f"espcn_x{scale}_int8.tflite",
+        int8,
         training_folder(),
         ConvertOptions(precision="int8"),
         eval_data=BENCHMARK_SETS["Set5"],
     )
-    write_bytes(models / f"espcn_x{scale}.keras", args.model.read_bytes())
-    write_text(models / f"espcn_x{scale}.card.json", json.dumps(card, indent=2) + "\n")
-    print(f"shipped ×{scale}: int8 drop on Set5 {report['drop_db']} dB")
+    card["tier"] = args.tier
+    card["int8_psnr"] = {
+        name: evaluate_models([load_model(str(int8), scale)], load_images(data, scale), scale)[
+            "models"
+        ][int8.name]["mean_psnr"]
+        for name, data in BENCHMARK_SETS.items()
+    }
+    write_bytes(int8.with_name(f"{stem}.keras"), args.model.read_bytes())
+    write_text(int8.with_name(f"{stem}.card.json"), json.dumps(card, indent=2) + "\n")
+    print(
+        f"shipped ×{scale} {args.tier}: int8 PSNR {card['int8_psnr']}, "
+        f"drop on Set5 {report['drop_db']} dB"
+    )
     return 0
 
 

@@ -1,9 +1,13 @@
 """`espcn-edge bench`: per-stage time, fps and peak memory, and — on the same frames, in the
-same run, interleaved frame by frame — the time ratio to OpenCV's dnn_superres ESPCN and to
+same run, interleaved frame by frame — the time ratio to OpenCV's dnn_superres models and to
 plain bicubic. The report starts with the CPU (model, cores, int8 SIMD features): the ratios
 change several times with it.
 
     espcn-edge bench --scale 2 --size 320x240 --vs-opencv ESPCN_x2.pb
+    espcn-edge bench --tiers --vs-opencv ESPCN_x2.pb --vs-opencv FSRCNN_x2.pb
+
+`--tiers` times every shipped tier the same way (the frame and the camera path of each) and
+prints one table.
 
 Stages of one frame (RGB in, RGB out, like OpenCV's `upsample`): convert (RGB → Y/Cb/Cr),
 invoke (the model on Y), chroma (bicubic Cb/Cr), rgb (merge back), each timed on its own; the
@@ -16,10 +20,12 @@ camera delivers it (Y and 4:2:0 chroma), super-resolved for the live view, then 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +33,10 @@ import numpy as np
 from espcn_edge.atomic import write_text
 from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
 from espcn_edge.commandline import non_negative_int, parse_size, plural, positive_int
+from espcn_edge.evaluate import opencv_superres
 from espcn_edge.machine import cpu_info, describe
+from espcn_edge.runtime import TIERS
+from espcn_edge.spec import parse_spec
 
 from .engine import (
     DEFAULT_ENGINE,
@@ -66,22 +75,14 @@ def demo_frames(size: tuple[int, int], count: int) -> list[np.ndarray]:
 
 def load_opencv(pb: Path, scale: int):
     try:
-        import cv2
-    except ImportError as e:
-        raise CommandError("--vs-opencv needs opencv-contrib-python(-headless)") from e
-    if not hasattr(cv2, "dnn_superres"):
-        raise CommandError(
-            "--vs-opencv needs OpenCV's contrib modules: pip install opencv-contrib-python-headless"
-        )
-    if not pb.is_file():
-        raise CommandError(f"--vs-opencv {pb}: no such file")
-    sr = cv2.dnn_superres.DnnSuperResImpl_create()
-    try:
-        sr.readModel(str(pb))
-        sr.setModel("espcn", scale)
-    except cv2.error as e:
-        raise CommandError(f"--vs-opencv {pb}: OpenCV cannot load it ({e.msg.strip()})") from e
-    return sr
+        return opencv_superres(pb, scale)
+    except ValueError as e:
+        raise CommandError(f"--vs-opencv: {e}") from None
+
+
+def opencv_name(pb: Path) -> str:
+    """ESPCN_x2.pb → opencv_espcn: the report's key for that model."""
+    return "opencv_" + pb.stem.split("_")[0].lower()
 
 
 def _ours(upscaler, rgb: np.ndarray) -> dict[str, float]:
@@ -114,6 +115,14 @@ def _camera_frame(upscaler, frame: Frame) -> bytes:
     return encode_planes(*super_resolve(frame, upscaler.upscale_y, upscaler.scale).planes())
 
 
+def macs_per_lr_pixel(upscaler) -> int | None:
+    """From the spec in the model's metadata (None for a model without one)."""
+    spec = upscaler.metadata.get("spec") or {}
+    return (
+        parse_spec(spec["string"]).macs_per_lr_pixel(upscaler.scale) if "string" in spec else None
+    )
+
+
 def _timed(fn, *args) -> float:
     t0 = time.perf_counter()
     fn(*args)
@@ -125,25 +134,39 @@ def run(
     engine: EngineOptions = DEFAULT_ENGINE,
     frames: int = 60,
     warmup: int = 5,
-    vs_opencv: Path | None = None,
+    vs_opencv: Sequence[Path] = (),
+    tiers: bool = False,
 ) -> dict:
-    """Measure; returns the report as a dict (all times in ms, medians over `frames`)."""
-    upscaler = open_upscaler(engine)
-    opencv = load_opencv(vs_opencv, upscaler.scale) if vs_opencv else None
-    clips = demo_frames(size, frames + warmup)
+    """Measure; returns the report as a dict (all times in ms, medians over `frames`). With
+    `tiers`, every shipped tier of the scale instead of the one model."""
+    if tiers:
+        upscalers = {
+            t: open_upscaler(dataclasses.replace(engine, model=None, tier=t)) for t in TIERS
+        }
+    else:
+        upscalers = {"espcn_edge": open_upscaler(engine)}
+    upscaler = next(iter(upscalers.values()))
     r = upscaler.scale
+    opencv = {opencv_name(pb): load_opencv(pb, r) for pb in vs_opencv}
+    clips = demo_frames(size, frames + warmup)
     out_size = (size[0] * r, size[1] * r)
     rows: dict[str, list[float]] = {}
     for i, rgb in enumerate(clips):
-        sample = {f"espcn_edge.{k}": v for k, v in _ours(upscaler, rgb).items()}
+        sample = {}
+        camera = _as_camera_delivers(*rgb_to_ycbcr(rgb)) if tiers else None
+        for name, up in upscalers.items():
+            if tiers:
+                sample[f"{name}.frame"] = _timed(up.upscale_rgb, rgb)
+                sample[f"{name}.camera"] = _timed(_camera_frame, up, camera)
+            else:
+                sample.update({f"{name}.{k}": v for k, v in _ours(up, rgb).items()})
         sample["bicubic.frame"] = _timed(resize_bicubic, rgb, out_size)
-        if opencv is not None:
-            sample["opencv_espcn.frame"] = _timed(opencv.upsample, rgb[..., ::-1])
+        for name, sr in opencv.items():
+            sample[f"{name}.frame"] = _timed(sr.upsample, rgb[..., ::-1])
         if i >= warmup:
             for k, v in sample.items():
                 rows.setdefault(k, []).append(v)
     med = {k: round(float(np.median(v)), 3) for k, v in rows.items()}
-    ours = med["espcn_edge.frame"]
     report = {
         "cpu": cpu_info(),
         "load_average": round(os.getloadavg()[0], 1),  # other work slows the absolute times
@@ -151,28 +174,80 @@ def run(
         "scale": r,
         "frames": frames,
         "backend": upscaler.backend,
-        "model": str(upscaler.model_path),
         "threads": engine.threads or os.cpu_count(),
         "jpeg_encoder": ENCODER,
         "median_ms": med,
-        "fps": round(1000.0 / ours, 1),
-        "fps_camera_path": round(1000.0 / med["espcn_edge.camera"], 1),
-        "camera_to_invoke": round(med["espcn_edge.camera"] / med["espcn_edge.invoke"], 2),
-        "ratio_to_bicubic": round(ours / med["bicubic.frame"], 2),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "opencv_models": {name: str(pb) for name, pb in zip(opencv, vs_opencv, strict=True)},
     }
-    if opencv is not None:
-        report["ratio_to_opencv_espcn"] = round(ours / med["opencv_espcn.frame"], 3)
-        report["opencv_model"] = str(vs_opencv)
+    for name, up in upscalers.items():
+        ours = med[f"{name}.frame"]
+        entry = {
+            "model": str(up.model_path),
+            "macs_per_lr_pixel": macs_per_lr_pixel(up),
+            "fps": round(1000.0 / ours, 1),
+            "fps_camera_path": round(1000.0 / med[f"{name}.camera"], 1),
+            "ratio_to_bicubic": round(ours / med["bicubic.frame"], 2),
+            **{f"ratio_to_{o}": round(ours / med[f"{o}.frame"], 3) for o in opencv},
+        }
+        if tiers:
+            report.setdefault("tiers", {})[name] = entry
+        else:
+            entry["camera_to_invoke"] = round(med[f"{name}.camera"] / med[f"{name}.invoke"], 2)
+            report.update(entry)
+    report["peak_rss_mb"] = round(peak_rss_mb(), 1)
     return report
 
 
-def format_report(rep: dict) -> str:
-    med = rep["median_ms"]
-    lines = [
+def _header(rep: dict) -> list[str]:
+    return [
         f"CPU: {describe(rep['cpu'])}; load average {rep['load_average']}",
         f"bench ×{rep['scale']} at {rep['size']}, {plural(rep['frames'], 'frame')}, backend "
-        f"{rep['backend']}, {plural(rep['threads'], 'thread')}, model {rep['model']}",
+        f"{rep['backend']}, {plural(rep['threads'], 'thread')}"
+        + (f", model {rep['model']}" if "model" in rep else ""),
+    ]
+
+
+def _peers(rep: dict, ours: str) -> list[str]:
+    med, lines = rep["median_ms"], []
+    for name in rep["opencv_models"]:
+        ratio = rep[f"ratio_to_{name}"]
+        label = "OpenCV dnn_superres " + name.removeprefix("opencv_").upper()
+        lines.append(
+            f"{label}: {med[name + '.frame']:.2f} ms → {ours} takes {ratio}× its time "
+            f"({1 / ratio:.2f}× as fast)"
+        )
+    return lines
+
+
+def format_tiers(rep: dict) -> str:
+    """One row per tier, then bicubic and the OpenCV models: frame ms, fps, ratios."""
+    med, peers = rep["median_ms"], list(rep["opencv_models"])
+    head = f"{'tier':<14}{'MAC/LR px':>10}{'frame ms':>10}{'fps':>8}{'camera fps':>12}"
+    head += "".join(f"{'× ' + p.removeprefix('opencv_').upper():>11}" for p in peers)
+    lines = [
+        *_header(rep),
+        "RGB → RGB frame (median); camera path = YUV420 → SR → 4:2:0 JPEG",
+        head,
+    ]
+    for tier, e in rep["tiers"].items():
+        macs = f"{e['macs_per_lr_pixel']:,}" if e["macs_per_lr_pixel"] else "?"
+        row = f"{tier:<14}{macs:>10}{med[tier + '.frame']:>10.2f}{e['fps']:>8.1f}"
+        row += f"{e['fps_camera_path']:>12.1f}"
+        lines.append(row + "".join(f"{e['ratio_to_' + p]:>11.3f}" for p in peers))
+    for name in ("bicubic", *peers):
+        label = name if name == "bicubic" else "OpenCV " + name.removeprefix("opencv_").upper()
+        ms = med[name + ".frame"]
+        lines.append(f"{label:<14}{'':>10}{ms:>10.2f}{1000 / ms:>8.1f}")
+    lines.append(f"peak RSS (all tiers loaded): {rep['peak_rss_mb']} MB")
+    return "\n".join(lines)
+
+
+def format_report(rep: dict) -> str:
+    if "tiers" in rep:
+        return format_tiers(rep)
+    med = rep["median_ms"]
+    lines = [
+        *_header(rep),
         "espcn-edge per stage (median ms): "
         + ", ".join(f"{s} {med['espcn_edge.' + s]:.2f}" for s in (*FRAME_STAGES, "encode")),
         f"espcn-edge frame (RGB → RGB): {med['espcn_edge.frame']:.2f} ms = {rep['fps']} fps",
@@ -180,14 +255,9 @@ def format_report(rep: dict) -> str:
         f"{rep['fps_camera_path']} fps, {rep['camera_to_invoke']}× invoke's time",
         f"bicubic (Pillow): {med['bicubic.frame']:.2f} ms → espcn-edge takes "
         f"{rep['ratio_to_bicubic']}× bicubic's time",
+        *_peers(rep, "espcn-edge"),
+        f"peak RSS: {rep['peak_rss_mb']} MB",
     ]
-    if "ratio_to_opencv_espcn" in rep:
-        ratio = rep["ratio_to_opencv_espcn"]
-        lines.append(
-            f"OpenCV dnn_superres ESPCN: {med['opencv_espcn.frame']:.2f} ms → espcn-edge "
-            f"takes {ratio}× its time ({1 / ratio:.2f}× as fast)"
-        )
-    lines.append(f"peak RSS: {rep['peak_rss_mb']} MB")
     return "\n".join(lines)
 
 
@@ -201,9 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--vs-opencv",
         type=Path,
-        default=None,
+        action="append",
+        default=[],
         metavar="PATH.pb",
-        help="also time OpenCV dnn_superres ESPCN (e.g. ESPCN_x2.pb) on the same frames",
+        help="also time this OpenCV dnn_superres model (ESPCN_x2.pb, FSRCNN_x2.pb, …) on the "
+        "same frames (repeat for several)",
+    )
+    p.add_argument(
+        "--tiers",
+        action="store_true",
+        help="time every shipped tier of --scale (tiny, standard, quality) instead of one model",
     )
     p.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
     add_engine_args(p)
@@ -213,7 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    report = run(args.size, EngineOptions.from_args(args), args.frames, args.warmup, args.vs_opencv)
+    engine = EngineOptions.from_args(args)
+    if args.tiers and args.model:
+        raise CommandError("--tiers times the shipped models: leave out --model")
+    report = run(args.size, engine, args.frames, args.warmup, args.vs_opencv, args.tiers)
     print(format_report(report))
     if args.json:
         write_text(args.json, json.dumps(report, indent=2) + "\n")

@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import signal
 import threading
 from pathlib import Path
 
-from espcn_edge.commandline import parse_size, positive_int
+from espcn_edge.commandline import parse_size, positive_float, positive_int
+from espcn_edge.runtime import DEFAULT_TIER
 
+from .autotier import pick_tier
 from .engine import (
     DEFAULT_ENGINE,
+    CommandError,
     EngineOptions,
     add_engine_args,
     command_parser,
@@ -64,9 +68,22 @@ def run(
     frames: int | None = None,
     fps: float | None = None,
 ) -> Stats:
-    """Stream until `frames` frames, the source's end, Ctrl-C or SIGTERM; returns the stats."""
-    upscaler = open_upscaler(engine)
+    """Stream until `frames` frames, the source's end, Ctrl-C or SIGTERM; returns the stats.
+    `engine.tier` "auto": the best tier that holds `fps` here (device/autotier.py)."""
     src = open_source(source, size, fps)
+    if engine.tier == "auto" and engine.model is None:
+        if not fps:
+            raise CommandError("--tier auto picks the tier that holds a frame rate: add --fps F")
+        if src.size is None:
+            log.info("tier auto: the %s source's frame size is unknown until it runs, so "
+                     "%s (add --size WxH to time the tiers)", src.name, DEFAULT_TIER)  # fmt: skip
+            engine = dataclasses.replace(engine, tier=DEFAULT_TIER)
+    if engine.tier == "auto" and engine.model is None:
+        pick = pick_tier(engine, src.size, fps)
+        log.info("%s", pick.reason)
+        upscaler = pick.upscaler
+    else:
+        upscaler = open_upscaler(engine)
     stats = Stats()
     stats.info = {
         "backend": upscaler.backend,
@@ -110,8 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="low-resolution frame size WxH (default 320x240 for picamera2/demo, "
         "the native size for other sources)",
     )
-    p.add_argument("--fps", type=float, default=None, help="frame rate to ask of the source")
-    add_engine_args(p)
+    p.add_argument(
+        "--fps",
+        type=positive_float,
+        default=None,
+        help="frame rate to ask of the source (and to hold)",
+    )
+    add_engine_args(p, auto_tier=True)
     out = p.add_argument_group("output")
     out.add_argument(
         "--view",
@@ -138,10 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
+    tier = args.tier or ("auto" if args.fps else DEFAULT_TIER)
     stats = run(
         source=args.source,
         size=args.size,
-        engine=EngineOptions.from_args(args),
+        engine=dataclasses.replace(EngineOptions.from_args(args), tier=tier),
         view=args.view,
         compare=args.compare,
         window=args.window,

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from espcn_edge.commandline import non_negative_int, parse_size
 from espcn_edge.imageio import save_rgb
-from espcn_edge.runtime import default_model_path
 
 from . import bench
 from .camera import stop_on_signals
@@ -58,7 +57,7 @@ def cache_dir() -> Path:
     return Path(root) / "espcn-edge"
 
 
-def quick_model(scale: int) -> Path:
+def quick_model(scale: int, missing: Path) -> Path:
     """A freshly trained and int8-converted model, cached; made in child processes so this
     process never imports TensorFlow."""
     out = cache_dir() / f"quick_x{scale}_int8.tflite"
@@ -66,7 +65,7 @@ def quick_model(scale: int) -> Path:
         print(f"no shipped ×{scale} model: using the quick model trained earlier, {out}")
         return out
     print(
-        f"no shipped ×{scale} model ({default_model_path(scale)}): training a quick one on "
+        f"no shipped ×{scale} model ({missing}): training a quick one on "
         "the sample photos (a few minutes) …",
         flush=True,
     )
@@ -122,8 +121,8 @@ def run(
     view: str | None = None,
     vs_opencv: Path | None = None,
 ) -> tuple[Stats, dict]:
-    if engine.model is None and not default_model_path(engine.scale).is_file():
-        engine = dataclasses.replace(engine, model=quick_model(engine.scale))
+    if engine.model is None and not engine.model_path.is_file():
+        engine = dataclasses.replace(engine, model=quick_model(engine.scale, engine.model_path))
     upscaler = open_upscaler(engine)
     stats = Stats()
     stats.info = {
@@ -158,7 +157,7 @@ def run(
         dataclasses.replace(engine, model=upscaler.model_path),
         frames=20,
         warmup=3,
-        vs_opencv=vs_opencv,
+        vs_opencv=[vs_opencv] if vs_opencv else [],
     )
     return stats, report
 

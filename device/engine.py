@@ -11,7 +11,14 @@ from pathlib import Path
 
 from espcn_edge import commandline
 from espcn_edge.commandline import DELEGATE_HELP, positive_int
-from espcn_edge.runtime import DelegateError, ModelError, Upscaler, default_model_path
+from espcn_edge.runtime import (
+    DEFAULT_TIER,
+    TIERS,
+    DelegateError,
+    ModelError,
+    Upscaler,
+    default_model_path,
+)
 
 
 class CommandError(RuntimeError):
@@ -28,28 +35,52 @@ class EngineOptions:
     """Which model and how to run it: what every device command takes from its flags."""
 
     scale: int = 2
-    model: Path | None = None  # None: the shipped model for `scale`
+    model: Path | None = None  # None: the shipped model of `tier` for `scale`
+    tier: str = DEFAULT_TIER
     threads: int | None = None  # None: the number of cores
     delegate: str | None = None
     delegate_required: bool = False
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> EngineOptions:
-        return cls(args.scale, args.model, args.threads, args.delegate, args.delegate_required)
+        return cls(
+            args.scale,
+            args.model,
+            args.tier or DEFAULT_TIER,
+            args.threads,
+            args.delegate,
+            args.delegate_required,
+        )
+
+    @property
+    def model_path(self) -> Path:
+        """The model these options run: --model, else the shipped one of the tier."""
+        return self.model or default_model_path(self.scale, self.tier)
 
 
 DEFAULT_ENGINE = EngineOptions()  # frozen, so one shared default is safe
 
 
-def add_engine_args(p: argparse.ArgumentParser) -> None:
-    """The model flags of EngineOptions, and -v."""
+def add_engine_args(p: argparse.ArgumentParser, auto_tier: bool = False) -> None:
+    """The model flags of EngineOptions, and -v. `auto_tier`: --tier auto is a choice too, and
+    --tier defaults to None (the command decides)."""
     g = p.add_argument_group("model")
     g.add_argument("--scale", type=int, choices=(2, 3, 4), default=2, help="upscaling factor")
+    tiers = "shipped model espcn_x{scale}_{tier}_int8.tflite: tiny (fastest), standard, quality"
+    g.add_argument(
+        "--tier",
+        choices=(*TIERS, "auto") if auto_tier else TIERS,
+        default=None if auto_tier else DEFAULT_TIER,
+        help=f"{tiers}, or auto: the best that holds --fps on this device, timed at start-up "
+        f"(default: auto with --fps, else {DEFAULT_TIER})"
+        if auto_tier
+        else f"{tiers} (default: %(default)s)",
+    )
     g.add_argument(
         "--model",
         type=Path,
         default=None,
-        help="int8 .tflite model (default: the shipped espcn_x{scale}_int8.tflite)",
+        help="int8 .tflite model, instead of a shipped one",
     )
     g.add_argument(
         "--threads",
@@ -68,17 +99,17 @@ def add_engine_args(p: argparse.ArgumentParser) -> None:
 
 def open_upscaler(engine: EngineOptions) -> Upscaler:
     """Create the engine once; every problem becomes a one-line CommandError."""
-    model, scale, threads = engine.model, engine.scale, engine.threads
-    if model is None and not default_model_path(scale).is_file():
+    path = engine.model_path
+    if engine.model is None and not path.is_file():
         raise CommandError(
-            f"no shipped model for ×{scale} ({default_model_path(scale)}); pass --model "
+            f"no shipped {engine.tier} model for ×{engine.scale} ({path}); pass --model "
             "PATH.tflite (make one with python -m convert.tflite --int8)"
         )
     try:
         return Upscaler(
-            model_path=model,
-            scale=scale,
-            num_threads=threads,
+            model_path=path,
+            scale=engine.scale,
+            num_threads=engine.threads,
             delegate=engine.delegate,
             delegate_required=engine.delegate_required,
         )

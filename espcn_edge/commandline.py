@@ -71,6 +71,17 @@ positive_int = _int_at_least(1)
 non_negative_int = _int_at_least(0)
 
 
+def positive_float(text: str) -> float:
+    """'29.97' → 29.97; zero, negative, infinite or not a number is an ArgumentTypeError."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text}: must be a positive number")
+    return value
+
+
 def plural(count: int, noun: str) -> str:
     """'1 frame', '2 frames' (nouns that take an s)."""
     return f"{count} {noun}{'' if count == 1 else 's'}"

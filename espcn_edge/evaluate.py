@@ -33,6 +33,7 @@ from .color import float_to_y, resize_bicubic, upscale_rgb, y_to_float
 from .dataset import DatasetError, ImagePair, find_pairs, load_usable, read_pair
 from .imageio import list_images, save_rgb
 from .metrics import psnr, ssim
+from .runtime import TIERS, default_model_path
 
 
 @dataclass(frozen=True)
@@ -137,17 +138,27 @@ def _load_keras(path: Path, scale: int) -> EvalModel:
     return keras_model(model, scale, path.name)
 
 
-def _load_opencv(path: Path, scale: int) -> EvalModel:
+def opencv_superres(path: Path, scale: int):
+    """OpenCV's dnn_superres running PATH.pb, its algorithm read from the file's name as OpenCV
+    names them (ESPCN_x2.pb → espcn, FSRCNN_x3.pb → fsrcnn); a one-line ValueError otherwise."""
     try:
         import cv2
 
         sr = cv2.dnn_superres.DnnSuperResImpl_create()
     except (ImportError, AttributeError):
-        raise ValueError("opencv: models need opencv-contrib-python-headless") from None
+        raise ValueError("OpenCV models need opencv-contrib-python-headless") from None
     if not path.is_file():
         raise ValueError(f"{path}: OpenCV model not found")
-    sr.readModel(str(path))
-    sr.setModel(path.stem.split("_")[0].lower(), scale)
+    try:
+        sr.readModel(str(path))
+        sr.setModel(path.stem.split("_")[0].lower(), scale)
+    except cv2.error as e:
+        raise ValueError(f"{path}: OpenCV cannot load it ({e.msg.strip()})") from None
+    return sr
+
+
+def _load_opencv(path: Path, scale: int) -> EvalModel:
+    sr = opencv_superres(path, scale)
     return EvalModel(
         f"opencv:{path.name}", lambda rgb: sr.upsample(rgb[..., ::-1].copy())[..., ::-1]
     )
@@ -290,8 +301,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--model",
         action="append",
-        required=True,
+        default=[],
         help=".tflite, .keras, bicubic or opencv:PATH.pb (repeat to compare)",
+    )
+    parser.add_argument(
+        "--tier",
+        action="append",
+        default=[],
+        choices=TIERS,
+        help="a shipped int8 model of --scale: tiny, standard or quality (repeat to compare; "
+        "evaluated before the --model ones)",
     )
     parser.add_argument(
         "--data", required=True, help="benchmark set, e.g. ../shared/data/benchmark/Set5"
@@ -310,8 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--delegate", help=f".tflite models: {commandline.DELEGATE_HELP}")
     args = parser.parse_args(argv)
+    if not (args.model or args.tier):
+        parser.error("give a model to evaluate: --tier NAME or --model PATH")
+    models = [str(default_model_path(args.scale, tier)) for tier in args.tier] + args.model
     try:
-        run(args.model, args.data, args.scale, args.json, args.threads, args.delegate, args.save)
+        run(models, args.data, args.scale, args.json, args.threads, args.delegate, args.save)
     except (ValueError, OSError) as e:  # ModelError, DatasetError, ImageError are ValueErrors
         return commandline.fail(prog, e)
     return 0

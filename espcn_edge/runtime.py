@@ -68,9 +68,17 @@ class DelegateError(RuntimeError):
     """A requested delegate that could not be loaded, when it was required."""
 
 
-def default_model_path(scale: int) -> Path:
-    """The shipped int8 model for `scale`: espcn_edge/models/espcn_x{scale}_int8.tflite."""
-    return Path(str(MODELS_DIR)) / f"espcn_x{scale}_int8.tflite"
+# The shipped models, fastest first: each scale has one per tier (docs/benchmarks.md says which
+# network each is and what it measured); "standard" is the default.
+TIERS = ("tiny", "standard", "quality")
+DEFAULT_TIER = "standard"
+
+
+def default_model_path(scale: int, tier: str = DEFAULT_TIER) -> Path:
+    """The shipped int8 model: espcn_edge/models/espcn_x{scale}_{tier}_int8.tflite."""
+    if tier not in TIERS:
+        raise ModelError(f"unknown tier {tier!r}: one of {', '.join(TIERS)}")
+    return Path(str(MODELS_DIR)) / f"espcn_x{scale}_{tier}_int8.tflite"
 
 
 def _interpreter_module():

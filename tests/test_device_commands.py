@@ -184,10 +184,10 @@ def test_demo_figure_labels_each_half_and_magnifies_where_they_differ():
 
 
 def test_demo_without_a_shipped_model_trains_one_or_says_how(tiny, tmp_path, monkeypatch, capsys):
-    from device import demo
+    from device import demo, engine
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(demo, "default_model_path", lambda scale: tmp_path / "none.tflite")
+    monkeypatch.setattr(engine, "default_model_path", lambda scale, tier: tmp_path / "none.tflite")
     failed = subprocess.CompletedProcess([], 1, "", "ModuleNotFoundError: No module named 'keras'")
     calls = []
     monkeypatch.setattr(demo.subprocess, "run", lambda cmd, **k: calls.append(cmd) or failed)

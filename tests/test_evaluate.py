@@ -98,7 +98,7 @@ def test_cli_threads_delegate_save_and_what_the_json_records(tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["lr_source"].startswith("LR files") and result["shave_px"] == 2
     assert {"espcn_edge", "numpy", "PIL", "ai_edge_litert"} <= set(result["versions"])
-    for model in ("espcn_x2_int8.tflite", "bicubic"):
+    for model in ("espcn_x2_standard_int8.tflite", "bicubic"):
         for name in result["images"]:
             with (
                 Image.open(saved / model / f"{name}.png") as sr,

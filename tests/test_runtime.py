@@ -130,6 +130,7 @@ def test_delegate_fallback_and_required(models, caplog):
         Upscaler(models["int8"], delegate="/nonexistent/libdelegate.so", delegate_required=True)
 
 
-def test_default_model_path():
+def test_default_model_path_is_the_standard_tier():
     path = default_model_path(3)
-    assert path.name == "espcn_x3_int8.tflite" and path.parent.name == "models"
+    assert path.name == "espcn_x3_standard_int8.tflite" and path.parent.name == "models"
+    assert default_model_path(4, "tiny").name == "espcn_x4_tiny_int8.tflite"

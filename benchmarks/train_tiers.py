@@ -1,0 +1,79 @@
+"""Train the tiny and standard tiers at ×2/×3/×4 from the ×2 study's networks, ready to ship.
+
+    python benchmarks/train_tiers.py --tiers tiny standard --scales 2 3 4
+    python benchmarks/ship.py runs/tiers/x3-tiny-qat/best.keras --tier tiny
+
+×2: the ×2 study's SESR run of the tier's spec (benchmarks/study_train.py), its best checkpoint
+copied to runs/tiers/x2-{tier}/ the first time (so later study epochs do not change what
+shipped). ×3/×4: `--steps` steps of the study's recipe (SESR blocks, multi-scale HR copies,
+T91 + BSD200) with conv1–conv6 started from that ×2 network (`--init-from`; conv7 has r²
+filters, so it starts afresh). Then, at every scale, `--qat-steps` of quantization-aware
+fine-tuning at `--lr 5e-4` (plain post-training int8 lost 0.39 dB on Set5 ×2 for `k5-16`;
+1,000 QAT steps brought it to 0.31), into runs/tiers/x{r}-{tier}-qat/. Resumable: run the same
+command again. The quality tier is the earlier 22 k MAC network (docs/benchmarks.md says how).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from common import ROOT, training_folder
+
+TIER_SPECS = {"tiny": "k3-10", "standard": "k5-16"}
+STUDY = ROOT / "runs" / "study" / "x2-efficient"  # <spec>-sesr/best.keras
+TIERS_DIR = ROOT / "runs" / "tiers"
+
+
+def train(out: Path, args: list[str]) -> None:
+    """`python -m train.fit ARGS --out OUT`, resumed if interrupted, skipped if done."""
+    if (out / "last.keras").exists() and not (out / "backup").exists():
+        print(f"{out.name}: done, skipping")
+        return
+    cmd = [sys.executable, "-m", "train.fit", *args, "--out", str(out)]
+    cmd.append("--resume" if (out / "backup").exists() else "--overwrite")
+    print(" ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=ROOT, check=True)
+
+
+def x2_network(tier: str) -> Path:
+    """The tier's ×2 float network, copied once from the study run."""
+    out = TIERS_DIR / f"x2-{tier}"
+    if not (out / "best.keras").exists():
+        study = STUDY / f"{TIER_SPECS[tier]}-sesr"
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("best.keras", "card.json", "history.csv"):
+            shutil.copy2(study / name, out / name)
+        print(f"x2-{tier}: copied from {study}")
+    return out / "best.keras"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--tiers", nargs="+", choices=TIER_SPECS, default=list(TIER_SPECS))
+    p.add_argument("--scales", nargs="+", type=int, choices=(2, 3, 4), default=[2, 3, 4])
+    p.add_argument("--steps", type=int, default=3000, help="×3/×4 float training steps")
+    p.add_argument("--qat-steps", type=int, default=2000, help="quantization-aware steps")
+    args = p.parse_args()
+    data = str(training_folder())
+    for tier in args.tiers:
+        spec, x2 = TIER_SPECS[tier], x2_network(tier)
+        for scale in args.scales:
+            common = ["--data", data, "--scale", str(scale), "--spec", spec, "--multiscale"]
+            network = x2
+            if scale != 2:
+                out = TIERS_DIR / f"x{scale}-{tier}"
+                epochs = ["--epochs", str(args.steps // 1000), "--steps-per-epoch", "1000"]
+                train(out, [*common, "--init-from", str(x2), "--reparam", "sesr", *epochs])
+                network = out / "best.keras"
+            epochs = ["--epochs", str(args.qat_steps // 500), "--steps-per-epoch", "500"]
+            qat = ["--qat", "--init-from", str(network), "--lr", "5e-4", *epochs]
+            train(TIERS_DIR / f"x{scale}-{tier}-qat", [*common, *qat])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""`camera --tier auto --fps F`: the shipped tiers timed on this device at the frame size, at
+start-up, and the best-quality one kept that holds F with room to spare.
+
+Boards differ by 4–5× in int8 throughput (a Pi 4 has no int8 dot product, a Pi 5 has), so no
+single model is right for all of them; the probe measures instead of guessing from the CPU's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from espcn_edge.runtime import TIERS, Upscaler
+
+from .engine import EngineOptions, open_upscaler
+
+# A frame's time is the model's plus the camera path's own work (measured 1.04–1.09× invoke) and
+# the capture, JPEG/H.264 and HTTP threads sharing the cores: the model may take 1/HEADROOM of it.
+HEADROOM = 1.3
+PROBE_SECONDS = 2.0  # all tiers together, loading included
+RUNS = 5  # timed runs per tier at most, after one warm-up
+
+
+@dataclasses.dataclass
+class Pick:
+    """The tier chosen, its open upscaler, and the one line that says why."""
+
+    tier: str
+    upscaler: Upscaler
+    reason: str
+
+
+def probe_frame(size: tuple[int, int]) -> np.ndarray:
+    """A Y frame with detail everywhere (the model's time does not depend on it; this keeps
+    the probe honest if a delegate ever skips flat input)."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    return ((xx * 7 + yy * 13 + (xx * yy) % 31) % 256).astype(np.uint8)
+
+
+def time_ms(upscaler: Upscaler, frame: np.ndarray, seconds: float) -> float:
+    """Median ms of one `upscale_y` after a warm-up, over at most RUNS runs in `seconds`."""
+    upscaler.upscale_y(frame)  # allocates the tensors for this size
+    times: list[float] = []
+    end = time.perf_counter() + seconds
+    while len(times) < RUNS and (not times or time.perf_counter() < end):
+        t0 = time.perf_counter()
+        upscaler.upscale_y(frame)
+        times.append((time.perf_counter() - t0) * 1e3)
+    return float(np.median(times))
+
+
+def smaller_size(size: tuple[int, int], ms: float, budget_ms: float) -> str:
+    """A frame size whose pixel count fits the budget at the measured time per pixel."""
+    f = (budget_ms / ms) ** 0.5
+    return f"{max(16, int(size[0] * f) // 16 * 16)}x{max(16, int(size[1] * f) // 16 * 16)}"
+
+
+def pick_tier(engine: EngineOptions, size: tuple[int, int], fps: float) -> Pick:
+    """Time the tiers, fastest first, until one misses the frame budget (the larger ones would
+    too) or the probe's time is up; keep the last that fits, else the fastest with a warning."""
+    budget = 1000.0 / fps / HEADROOM
+    frame = probe_frame(size)
+    start = time.perf_counter()
+    timings: dict[str, float] = {}
+    best: tuple[str, Upscaler] | None = None
+    for tier in TIERS:
+        left = PROBE_SECONDS - (time.perf_counter() - start)
+        if best is not None and left <= 0:
+            break
+        upscaler = open_upscaler(dataclasses.replace(engine, tier=tier))
+        timings[tier] = time_ms(upscaler, frame, max(left, 0.0) / (len(TIERS) - len(timings)))
+        if best is None or timings[tier] <= budget:
+            best = (tier, upscaler)
+        if timings[tier] > budget:
+            break
+    tier, upscaler = best
+    measured = ", ".join(f"{t} {ms:.1f}" for t, ms in timings.items())
+    w, h = size
+    need = f"{fps:g} fps allows {budget:.1f} ms ({HEADROOM:g}× headroom for capture and encoding)"
+    if timings[tier] > budget:
+        reason = (
+            f"tier auto: even {tier} takes {timings[tier]:.1f} ms a frame at {w}x{h} here "
+            f"(at most {1000 / timings[tier]:.0f} fps); {need}: running {tier} anyway; try "
+            f"--size {smaller_size(size, timings[tier], budget)} or a lower --fps"
+        )
+    else:
+        following = TIERS[TIERS.index(tier) + 1 :]
+        if not following:
+            why = "the best tier fits"
+        elif following[0] in timings:
+            why = f"{following[0]} does not"
+        else:
+            why = f"the {PROBE_SECONDS:g} s probe ended before {following[0]}"
+        reason = f"tier auto: {tier} — ms a frame at {w}x{h} here: {measured}; {need}; {why}"
+    return Pick(tier, upscaler, reason)

@@ -1,0 +1,109 @@
+"""The shipped tiers (tiny, standard, quality at ×2/×3/×4): what `--tier` picks on each command,
+what `camera --tier auto --fps F` picks and says, and `bench --tiers`. Real shipped models; the
+quality each tier measures is tests/test_shipped_models.py's."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from device.cli import main as cli
+from espcn_edge import SAMPLES_DIR, parse_spec
+from espcn_edge.runtime import TIERS, ModelError, Upscaler, default_model_path
+
+ROOT = Path(__file__).parents[1]
+PEERS = ROOT.parent / "shared" / "peers" / "opencv_dnn_superres"
+SET5 = ROOT.parent / "shared" / "data" / "benchmark" / "Set5"
+MAC_LIMITS = {"tiny": 6_000, "standard": 14_000, "quality": 50_000}  # per LR pixel
+
+
+@pytest.mark.parametrize("scale", (2, 3, 4))
+def test_tiers_ship_smallest_first_within_their_mac_budgets(scale):
+    macs = []
+    for tier in TIERS:
+        up = Upscaler(default_model_path(scale, tier), num_threads=1)
+        assert up.scale == scale and up.metadata["precision"] == "int8"
+        macs.append(parse_spec(up.metadata["spec"]["string"]).macs_per_lr_pixel(scale))
+        assert macs[-1] <= MAC_LIMITS[tier], (tier, macs[-1])
+        card = json.loads(up.model_path.with_name(f"espcn_x{scale}_{tier}.card.json").read_text())
+        assert card["tier"] == tier and card["macs_per_lr_pixel"] == macs[-1]
+        assert set(card["int8_psnr"]) == {"Set5", "Set14"}  # the measured quality it states
+    assert macs == sorted(macs) and len(set(macs)) == 3
+
+
+def test_an_unknown_tier_is_a_model_error():
+    with pytest.raises(ModelError, match="tiny, standard, quality"):
+        default_model_path(2, "huge")
+
+
+def test_tier_picks_the_model_of_upscale_and_eval(tmp_path, capsys):
+    photo = tmp_path / "in.png"
+    with Image.open(Path(str(SAMPLES_DIR)) / "chelsea.png") as im:
+        im.convert("RGB").crop((0, 0, 40, 30)).save(photo)
+    outputs = {}
+    for tier in ("tiny", "quality"):
+        out = tmp_path / f"{tier}.png"
+        assert cli(["upscale", str(photo), str(out), "--scale", "3", "--tier", tier]) == 0
+        outputs[tier] = Image.open(out).tobytes()
+    assert outputs["tiny"] != outputs["quality"]  # two different networks ran
+    report = tmp_path / "eval.json"
+    argv = ["eval", "--tier", "tiny", "--tier", "standard", "--model", "bicubic"]
+    assert cli([*argv, "--data", str(SET5), "--json", str(report)]) == 0
+    names = list(json.loads(report.read_text())["models"])
+    assert names == ["espcn_x2_tiny_int8.tflite", "espcn_x2_standard_int8.tflite", "bicubic"]
+    capsys.readouterr()
+    assert cli(["eval", "--data", str(SET5)]) == 2
+    assert "--tier NAME or --model PATH" in capsys.readouterr().err
+
+
+def _camera_auto(fps: str, caplog) -> str:
+    argv = ["camera", "--source", "demo", "--size", "64x48", "--fps", fps, "--frames", "2"]
+    with caplog.at_level(logging.INFO, logger="device.camera"):
+        assert cli(argv) == 0
+    (line,) = [r.getMessage() for r in caplog.records if "tier auto" in r.getMessage()]
+    caplog.clear()
+    return line
+
+
+def test_camera_tier_auto_keeps_the_best_tier_that_holds_the_frame_rate(caplog):
+    slow = _camera_auto("5", caplog)  # 154 ms for a 64×48 frame: every tier fits
+    assert slow.startswith("tier auto: quality — ") and "the best tier fits" in slow
+    assert all(f"{t} " in slow for t in TIERS)  # each one's measured time
+    fast = _camera_auto("100000", caplog)  # 7.7 µs a frame: none does
+    assert fast.startswith("tier auto: even tiny takes ") and "try --size " in fast
+
+
+def test_camera_fps_without_a_known_frame_size_runs_the_default_tier(tmp_path, caplog):
+    Image.new("RGB", (40, 30), "grey").save(tmp_path / "a.png")
+    argv = ["camera", "--source", f"images:{tmp_path}", "--fps", "30", "--frames", "1"]
+    with caplog.at_level(logging.INFO, logger="device.camera"):
+        assert cli(argv) == 0
+    text = caplog.text
+    assert "frame size is unknown" in text and "espcn_x2_standard_int8.tflite" in text
+
+
+def test_camera_tier_auto_needs_a_frame_rate(capsys):
+    assert cli(["camera", "--source", "demo", "--tier", "auto", "--frames", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "add --fps F" in err[0]
+
+
+def test_bench_tiers_times_every_tier_against_opencv_in_one_run(tmp_path, capsys):
+    pytest.importorskip("cv2")
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--tiers", "--size", "48x32", "--frames", "2", "--warmup", "1"]
+    argv += ["--vs-opencv", str(PEERS / "ESPCN_x2.pb"), "--vs-opencv", str(PEERS / "FSRCNN_x2.pb")]
+    assert cli([*argv, "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert list(report["tiers"]) == list(TIERS)
+    for tier, entry in report["tiers"].items():
+        assert entry["model"].endswith(f"espcn_x2_{tier}_int8.tflite")
+        assert entry["ratio_to_opencv_espcn"] > 0 and entry["ratio_to_opencv_fsrcnn"] > 0
+        assert report["median_ms"][f"{tier}.camera"] > 0
+    table = capsys.readouterr().out
+    assert table.startswith("CPU: ") and "× FSRCNN" in table and "OpenCV ESPCN" in table
+    assert cli(["bench", "--tiers", "--model", "x.tflite"]) == 2
