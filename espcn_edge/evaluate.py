@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delegate", help=f".tflite models: {commandline.DELEGATE_HELP}")
     args = parser.parse_args(argv)
     if not (args.model or args.tier):
-        parser.error("give a model to evaluate: --tier NAME or --model PATH")
+        return commandline.fail(prog, "no model to evaluate: add --tier NAME or --model PATH")
     models = [str(default_model_path(args.scale, tier)) for tier in args.tier] + args.model
     try:
         run(models, args.data, args.scale, args.json, args.threads, args.delegate, args.save)
