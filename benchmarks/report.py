@@ -37,15 +37,24 @@ PUBLISHED = {
 }
 GOALS = {2: (36.9, 32.5), 3: (33.0, 29.4), 4: (30.7, 27.5)}
 RECIPE = """How they were made (T91 + BSD200, `benchmarks/common.py:training_folder`):
-**tiny** (`k3-10`) and **standard** (`k5-16`) at ×2 are the ×2 study's SESR-re-parameterized runs
-(`python benchmarks/study_train.py --study x2-efficient --scale 2 --steps 40000 --reparam sesr
---multiscale --specs k3-10 k5-16`, its best checkpoint so far: the cards give the steps); their ×3
-and ×4 started conv1–conv6 from them (`python benchmarks/train_tiers.py`, 5,000 steps each).
+**tiny** (`k3-10`) and **standard** (`k5-16`) at ×2 start from the ×2 study's SESR-re-parameterized
+runs (`python benchmarks/study_train.py --study x2-efficient --scale 2 --steps 40000 --reparam sesr
+--multiscale --specs k3-10 k5-16`), stopped for now at their best checkpoints so far (`k3-10` after
+19,000 of the 40,000 planned steps, `k5-16` after 25,000; `benchmarks/checkpoints/x2-efficient/`);
+their ×3 and ×4 started conv1–conv6 from those and trained 3,000 steps of the same recipe; each of
+the six then had 2,000 steps of quantization-aware fine-tuning (`--qat --lr 5e-4`; the list above
+gives that last stage's steps to its best checkpoint): `python benchmarks/train_tiers.py`.
 **quality** (`seed-skip`) is the earlier default: ×2 `python -m train.fit --scale 2 --epochs 40
 --steps-per-epoch 1000`, ×3 and ×4 from a ×2 checkpoint (`--init-from`, 25,000 steps each), each
 then 30,000 steps more at `--lr 3e-4` and a `--qat` fine-tune (`--lr 5e-4`, 4,000 steps). `python
 benchmarks/ship.py runs/…/best.keras --tier T` converted each to int8 (default converter options,
 calibrated on the training images), measured it and put it into `espcn_edge/models/`."""
+WIDTHS = """**Why tiny is hardly faster than standard here.** XNNPACK's int8 convolutions on this
+CPU process channels in groups of 8 or 16: a 10-channel layer costs what a 16-channel one does.
+`python benchmarks/profile_layers.py --spec SPEC` (int8, 320×240, 2 threads, same machine):
+a 3×3 10→10 layer 3.5–3.6 ms against 3.7 ms for 16→16 and 1.4–2.1 ms for 8→8; whole networks
+`k3-10` (4,950 MAC) 24.6 ms, `3:16×6` (12,240 MAC) 25.7 ms, `3:8×6` (3,240 MAC) 12.0 ms. The next
+tiny is therefore 8 channels wide (not yet trained)."""
 CHOICE = """**The choice.** The identity path is what makes this network work at all at a small
 budget: the same layers without it (`seed`) are still below bicubic after 6,000 steps and lose
 more in int8. Below the camera budget of 25 k MAC per LR pixel, the four candidates with the path
@@ -393,6 +402,8 @@ def main() -> int:
         "AVX2 machine are in brackets; a Pi's figures are not measured here.",
         "",
         *tiers_table({k: v for k, v in speed_.items() if k.startswith("tiers_")}),
+        "",
+        WIDTHS,
         "",
         f"The {DEFAULT_TIER} tier stage by stage (`espcn-edge bench --size 320x240`, load "
         f"average {speed_['stages']['load_average']}); the camera path before and after issue 13 "
