@@ -39,8 +39,8 @@ GOALS = {2: (36.9, 32.5), 3: (33.0, 29.4), 4: (30.7, 27.5)}
 RECIPE = """How they were made (T91 + BSD200, `benchmarks/common.py:training_folder`):
 **tiny** (`k3-10`) and **standard** (`k5-16`) at ×2 start from the ×2 study's SESR-re-parameterized
 runs (`python benchmarks/study_train.py --study x2-efficient --scale 2 --steps 40000 --reparam sesr
---multiscale --specs k3-10 k5-16`), stopped for now at their best checkpoints so far (`k3-10` after
-19,000 of the 40,000 planned steps, `k5-16` after 25,000; `benchmarks/checkpoints/x2-efficient/`);
+--multiscale --specs k3-10 k5-16`, still training), taken at their best checkpoints then (`k3-10`
+after 19,000 of the 40,000 planned steps, `k5-16` after 25,000);
 their ×3 and ×4 started conv1–conv6 from those and trained 3,000 steps of the same recipe; each of
 the six then had 2,000 steps of quantization-aware fine-tuning (`--qat --lr 5e-4`; the list above
 gives that last stage's steps to its best checkpoint): `python benchmarks/train_tiers.py`.
