@@ -33,7 +33,7 @@ import numpy as np
 from espcn_edge.atomic import write_text
 from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
 from espcn_edge.commandline import non_negative_int, parse_size, plural, positive_int
-from espcn_edge.evaluate import opencv_superres
+from espcn_edge.evaluate import opencv_algorithm, opencv_superres
 from espcn_edge.machine import cpu_info, describe
 from espcn_edge.runtime import TIERS
 from espcn_edge.spec import parse_spec
@@ -82,7 +82,7 @@ def load_opencv(pb: Path, scale: int):
 
 def opencv_name(pb: Path) -> str:
     """ESPCN_x2.pb → opencv_espcn: the report's key for that model."""
-    return "opencv_" + pb.stem.split("_")[0].lower()
+    return "opencv_" + opencv_algorithm(pb)
 
 
 def _ours(upscaler, rgb: np.ndarray) -> dict[str, float]:
@@ -147,7 +147,8 @@ def run(
         upscalers = {"espcn_edge": open_upscaler(engine)}
     upscaler = next(iter(upscalers.values()))
     r = upscaler.scale
-    opencv = {opencv_name(pb): load_opencv(pb, r) for pb in vs_opencv}
+    peers = {opencv_name(pb): pb for pb in vs_opencv}
+    opencv = {name: load_opencv(pb, r) for name, pb in peers.items()}
     clips = demo_frames(size, frames + warmup)
     out_size = (size[0] * r, size[1] * r)
     rows: dict[str, list[float]] = {}
@@ -177,7 +178,7 @@ def run(
         "threads": engine.threads or os.cpu_count(),
         "jpeg_encoder": ENCODER,
         "median_ms": med,
-        "opencv_models": {name: str(pb) for name, pb in zip(opencv, vs_opencv, strict=True)},
+        "opencv_models": {name: str(pb) for name, pb in peers.items()},
     }
     for name, up in upscalers.items():
         ours = med[f"{name}.frame"]

@@ -77,11 +77,11 @@ def run(
         if src.size is None:
             log.info("tier auto: the %s source's frame size is unknown until it runs, so "
                      "%s (add --size WxH to time the tiers)", src.name, DEFAULT_TIER)  # fmt: skip
-            engine = dataclasses.replace(engine, tier=DEFAULT_TIER)
-    if engine.tier == "auto" and engine.model is None:
-        pick = pick_tier(engine, src.size, fps)
-        log.info("%s", pick.reason)
-        upscaler = pick.upscaler
+            upscaler = open_upscaler(dataclasses.replace(engine, tier=DEFAULT_TIER))
+        else:
+            pick = pick_tier(engine, src.size, fps)
+            log.info("%s", pick.reason)
+            upscaler = pick.upscaler
     else:
         upscaler = open_upscaler(engine)
     stats = Stats()

@@ -138,9 +138,14 @@ def _load_keras(path: Path, scale: int) -> EvalModel:
     return keras_model(model, scale, path.name)
 
 
+def opencv_algorithm(path: Path) -> str:
+    """OpenCV's name of the algorithm in PATH.pb: ESPCN_x2.pb → espcn, FSRCNN_x3.pb → fsrcnn."""
+    return path.stem.split("_")[0].lower()
+
+
 def opencv_superres(path: Path, scale: int):
-    """OpenCV's dnn_superres running PATH.pb, its algorithm read from the file's name as OpenCV
-    names them (ESPCN_x2.pb → espcn, FSRCNN_x3.pb → fsrcnn); a one-line ValueError otherwise."""
+    """OpenCV's dnn_superres running PATH.pb (its algorithm from the file's name); a one-line
+    ValueError otherwise."""
     try:
         import cv2
 
@@ -151,7 +156,7 @@ def opencv_superres(path: Path, scale: int):
         raise ValueError(f"{path}: OpenCV model not found")
     try:
         sr.readModel(str(path))
-        sr.setModel(path.stem.split("_")[0].lower(), scale)
+        sr.setModel(opencv_algorithm(path), scale)
     except cv2.error as e:
         raise ValueError(f"{path}: OpenCV cannot load it ({e.msg.strip()})") from None
     return sr
