@@ -17,16 +17,13 @@ import numpy as np
 
 from espcn_edge.tflite_meta import _schema
 
+from .graph_edit import pack, scalar_constant, unpack
+
 
 def fold_clip(model: bytes) -> tuple[bytes, bool]:
     """Return (model, True) with ADD → MINIMUM → RELU folded into the ADD, or
     (model, False) when the pattern is not there (or the output is not uint8 over [0, 1])."""
-    import flatbuffers
-
-    schema = _schema()
-    m = schema.ModelT.InitFromPackedBuf(model, 0)
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    codes = [names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in m.operatorCodes]
+    m, codes = unpack(model)
     g = m.subgraphs[0]
     ops = g.operators
     for i in range(len(ops) - 2):
@@ -37,7 +34,7 @@ def fold_clip(model: bytes) -> tuple[bytes, bool]:
         limit = [int(t) for t in mini.inputs if int(t) != a_out]
         if a_out not in [int(t) for t in mini.inputs] or int(relu.inputs[0]) != m_out:
             continue
-        if len(limit) != 1 or not _is_one(g, m, limit[0]):
+        if len(limit) != 1 or abs((scalar_constant(m, limit[0]) or 0) - 1.0) > 1e-2:
             continue
         users = [o for o in ops if a_out in [int(t) for t in o.inputs]]
         if len(users) != 1 or r_out in [int(t) for t in g.outputs]:
@@ -59,9 +56,7 @@ def fold_clip(model: bytes) -> tuple[bytes, bool]:
         for op in rest:
             op.inputs = np.array([a_out if int(t) == r_out else t for t in op.inputs], np.int32)
         g.operators = ops[: i + 1] + rest
-        builder = flatbuffers.Builder(len(model) + 1024)
-        builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
-        return bytes(builder.Output()), True
+        return pack(m, len(model)), True
     return model, False
 
 
@@ -74,14 +69,3 @@ def _is_unit_uint8(t) -> bool:
         and abs(float(q.scale[0]) * 255.0 - 1.0) < 1e-6
         and int(q.zeroPoint[0]) == 0
     )
-
-
-def _is_one(g, m, tensor: int) -> bool:
-    """True when `tensor` is a constant whose dequantized value is 1.0."""
-    t = g.tensors[tensor]
-    data = m.buffers[t.buffer].data if t.buffer < len(m.buffers) else None
-    if data is None or len(data) != 1 or t.quantization is None:
-        return False
-    q = int(np.asarray(data, np.uint8).view(np.int8)[0])
-    value = (q - int(t.quantization.zeroPoint[0])) * float(t.quantization.scale[0])
-    return abs(value - 1.0) < 1e-2

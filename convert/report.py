@@ -70,7 +70,8 @@ def format_report(report: dict) -> str:
         clamp = report["options"]["pre_tanh_clamp"]
         lines.append(
             f"pre-tanh ranges clipped to ±{clamp}: {report['pre_tanh_ranges_clamped']}; "
-            f"clip folded into ADD: {'yes' if report['clip_folded'] else 'no'}"
+            f"clip folded into ADD: {'yes' if report['clip_folded'] else 'no'}; "
+            f"residual exact: {'yes' if report.get('residual_exact') else 'no'}"
         )
     white = report["white_level"]
     t, f = white["tflite"], white["float"]

@@ -34,7 +34,7 @@ from .calibration import calibration_lr, calibration_planes
 from .fold_clip import fold_clip
 from .keras_model import ConvertError, convert_model, io_details, load_keras, model_spec
 from .ops import check_int8, read_graph
-from .ranges import clamp_pre_tanh
+from .ranges import clamp_pre_tanh, exact_residual
 from .report import evaluate, format_report, white_level
 
 
@@ -50,16 +50,19 @@ class ConvertOptions:
     eval_images: int = 10
     pre_tanh_clamp: float = PRE_TANH_RANGE  # int8: clip pre-tanh ranges to ±this; 0 = off
     fold_clip: bool = True  # int8: fold the identity path's clip into its ADD (one XNNPACK part)
+    exact_residual: bool = True  # int8: requantize sigmoid − 0.5 onto the sigmoid's own grid
 
 
-def int8_rewrites(content: bytes, options: ConvertOptions) -> tuple[bytes, int, bool]:
-    """The converter's post-conversion int8 graph edits: (model, ranges clamped, clip folded)."""
-    clamped, folded = 0, False
+def int8_rewrites(content: bytes, options: ConvertOptions) -> tuple[bytes, dict]:
+    """The converter's post-conversion int8 graph edits: (model, what each one changed)."""
+    done = {"pre_tanh_ranges_clamped": 0, "clip_folded": False, "residual_exact": False}
     if options.pre_tanh_clamp > 0:
-        content, clamped = clamp_pre_tanh(content, options.pre_tanh_clamp)
+        content, done["pre_tanh_ranges_clamped"] = clamp_pre_tanh(content, options.pre_tanh_clamp)
     if options.fold_clip:
-        content, folded = fold_clip(content)
-    return content, clamped, folded
+        content, done["clip_folded"] = fold_clip(content)
+    if options.exact_residual:
+        content, done["residual_exact"] = exact_residual(content)
+    return content, done
 
 
 def _eval_images(eval_data, data: Path, scale: int, count: int) -> list[EvalImage]:
@@ -121,9 +124,9 @@ def run(
             options.seed, options.input_size,
         )  # fmt: skip
     content = convert_model(model, options.precision, options.io_type, planes, options.input_size)
-    clamped, folded = 0, False
+    edits = {}
     if options.precision == "int8":
-        content, clamped, folded = int8_rewrites(content, options)
+        content, edits = int8_rewrites(content, options)
     graph = check_int8(content) if options.precision == "int8" else read_graph(content)
     io = io_details(content)
     content = add_metadata(
@@ -143,7 +146,7 @@ def run(
             "out": str(out), "model": str(model_path), "precision": options.precision,
             "file_size": len(content), "sha256": hashlib.sha256(content).hexdigest(),
             "ops": graph.summary(), "op_counts": graph.op_counts(),
-            "pre_tanh_ranges_clamped": clamped, "clip_folded": folded,
+            **edits,
             **io, "white_level": white_level(result, model), "options": asdict(options),
             "calibration_data": str(data) if planes else None, "eval_data": str(eval_data or data),
             "eval_default": not eval_data,
@@ -212,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--no-fold-clip", dest="fold_clip", action="store_false",
                    help="int8: keep the identity path's clip as MINIMUM + RELU")  # fmt: skip
+    p.add_argument("--no-exact-residual", dest="exact_residual", action="store_false",
+                   help="int8: keep calibration's range for sigmoid − 0.5")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="TensorFlow's own log lines too")
     args = p.parse_args(argv)
     logging.basicConfig(
@@ -222,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     options = ConvertOptions(
         args.precision or "fp32", args.io_type, args.calibration_samples, args.calibration_frames,
         args.patch_size, args.seed, args.input_size, args.eval_images, args.pre_tanh_clamp,
-        args.fold_clip,
+        args.fold_clip, args.exact_residual,
     )  # fmt: skip
     try:
         report = run(args.model, args.out, args.data, options, args.scale, args.eval_data)

@@ -80,7 +80,8 @@ for _name, _text in {
     # the seed network the issues were measured on, without and with the identity path
     "seed": "5:32,3:32,3:16,3:16,3:16,3:16,3",
     "seed-skip": "5:32,3:32,3:16,3:16,3:16,3:16,3+skip",
-    # candidates of the layer-size studies (docs/benchmarks.md), ~5 k to ~87 k MAC per LR pixel
+    # candidates of the layer-size studies (docs/benchmarks.md), ~3 k to ~87 k MAC per LR pixel
+    "k3-8": "3:8,3:8,3:8,3:8,3:8,3:8,3+skip",
     "k3-10": "3:10,3:10,3:10,3:10,3:10,3:10,3+skip",
     "k3-16": "3:16,3:16,3:16,3:16,3:16,3:16,3+skip",
     "k5-16": "5:16,3:16,3:16,3:16,3:16,3:16,3+skip",
