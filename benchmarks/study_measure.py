@@ -1,18 +1,22 @@
 """Measure every trained candidate of the layer-size study: int8 conversion, quality, speed.
 
     python benchmarks/study_measure.py [--scale 3]
+    python benchmarks/study_measure.py --study x2-efficient --scale 2 --shipped
 
-For each runs/study/x{scale}/{spec}/best.keras: convert to int8 (calibrated on the training
-folder, as the shipped models are), evaluate the float and int8 models on Set5 and Set14 by the
-published protocol, and time the int8 models on one 320×240 LR frame with 2 threads,
-interleaved so that all are measured side by side in the same run. Writes
-benchmarks/results/study_x{scale}.json, which `benchmarks/report.py` turns into tables and plots.
+For each runs/study/<study>/<run>/best.keras (a `-qat` run is a quantization-aware fine-tune of
+the run it is named after): convert to int8 (calibrated on the training folder, as the shipped
+models are), evaluate the float and int8 models on Set5 and Set14 by the published protocol, and
+time the int8 models on one 320×240 LR frame with 2 threads, interleaved so that all are measured
+side by side in the same run. `--shipped` measures the shipped tiers of that scale with them
+(their .keras and int8 files as shipped). Writes benchmarks/results/study_<study>.json, which
+`benchmarks/report.py` turns into tables and plots.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +31,8 @@ from espcn_edge.atomic import write_text
 from espcn_edge.color import luma, resize_bicubic
 from espcn_edge.evaluate import evaluate_models, load_images, load_model
 from espcn_edge.imageio import load_rgb
-from espcn_edge.runtime import Upscaler
+from espcn_edge.machine import cpu_info
+from espcn_edge.runtime import TIERS, Upscaler, default_model_path
 
 FRAME = (320, 240)
 
@@ -48,34 +53,49 @@ def time_models(paths: dict[str, Path], rounds: int = 10, invokes: int = 5) -> d
     return {name: round(float(np.median(s)), 2) for name, s in samples.items()}
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--scale", type=int, default=3)
-    args = p.parse_args()
-    runs = sorted((ROOT / "runs" / "study" / f"x{args.scale}").glob("*/best.keras"))
-    results, int8_paths = {}, {}
-    for keras_path in runs:
-        spec = parse_spec(json.loads((keras_path.parent / "card.json").read_text())["spec_string"])
-        name = keras_path.parent.name
+def candidates(study: str, scale: int, shipped: bool) -> dict[str, tuple[Path, Path]]:
+    """name → (float .keras, int8 .tflite), converting the study runs that have no int8 yet."""
+    found = {}
+    for keras_path in sorted((ROOT / "runs" / "study" / study).glob("*/best.keras")):
         int8 = keras_path.with_name("best_int8.tflite")
         if not int8.exists():
             convert(keras_path, int8, training_folder(), ConvertOptions(precision="int8"))
+        found[keras_path.parent.name] = (keras_path, int8)
+    if shipped:
+        for tier in TIERS:
+            int8 = default_model_path(scale, tier)
+            found[f"shipped {tier}"] = (int8.with_name(f"espcn_x{scale}_{tier}.keras"), int8)
+    return found
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--scale", type=int, default=3)
+    p.add_argument("--study", help="folder name under runs/study (default x{scale})")
+    p.add_argument("--shipped", action="store_true", help="measure the shipped tiers too")
+    args = p.parse_args()
+    study = args.study or f"x{args.scale}"
+    results, int8_paths = {}, {}
+    for name, (keras_path, int8) in candidates(study, args.scale, args.shipped).items():
         int8_paths[name] = int8
-        card = json.loads((keras_path.parent / "card.json").read_text())
+        card_path = keras_path.parent / "card.json"
+        if not card_path.exists():  # a shipped model: its card sits beside it
+            card_path = keras_path.with_suffix(".card.json")
+        card = json.loads(card_path.read_text())
+        spec = parse_spec(card["spec_string"])
         entry = {
             "spec": spec.to_string(),
             "params": spec.params(args.scale),
             "macs_per_lr_pixel": spec.macs_per_lr_pixel(args.scale),
             "steps": card["steps"],
             "val_psnr": card["best_val_psnr"],
+            "reparam": card.get("reparam", "none"),
+            "qat": bool(card.get("quantization_aware")),
+            "shipped": name.startswith("shipped "),
         }
+        models = [load_model(str(keras_path), args.scale), load_model(str(int8), args.scale)]
         for set_name, folder in BENCHMARK_SETS.items():
-            images = load_images(folder, args.scale)
-            r = evaluate_models(
-                [load_model(str(keras_path), args.scale), load_model(str(int8), args.scale)],
-                images,
-                args.scale,
-            )
+            r = evaluate_models(models, load_images(folder, args.scale), args.scale)
             float_r, int8_r = r["models"].values()
             entry[set_name] = {
                 "float": float_r["mean_psnr"],
@@ -86,7 +106,8 @@ def main() -> int:
         print(name, entry, flush=True)
     for name, ms in time_models(int8_paths).items():
         results[name]["int8_ms_320x240"] = ms
-    out = ROOT / "benchmarks" / "results" / f"study_x{args.scale}.json"
+    results = {"cpu": cpu_info(), "load_average": round(os.getloadavg()[0], 2), "runs": results}
+    out = ROOT / "benchmarks" / "results" / f"study_{study}.json"
     write_text(out, json.dumps(results, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
