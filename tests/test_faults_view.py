@@ -39,14 +39,17 @@ MARK = f"--{view.BOUNDARY}".encode()
 
 
 class Camera:
-    """`espcn-edge camera --source demo --view VIEW` in a child process; `port` from its log."""
+    """`espcn-edge camera --source demo --view VIEW` in a child process; `port` from its log.
+    The tier is pinned: `--fps` alone would let tier auto pick a different model for the probe
+    (twice the rate) than for the camera, and the paced rate would no longer be the camera's."""
 
     def __init__(self, view_arg: str, log_path: Path, fps: float = FPS):
         self.log_path, self.fps = log_path, fps
         with log_path.open("w") as log_file:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "device.cli", "camera", "--source", "demo"]
-                + ["--fps", str(fps), "--size", "320x240", "--view", view_arg],
+                + ["--fps", str(fps), "--tier", "standard", "--size", "320x240"]
+                + ["--view", view_arg],
                 cwd=ROOT,
                 env=dict(os.environ, PYTHONPATH=str(ROOT)),
                 stdout=subprocess.PIPE,
