@@ -78,18 +78,19 @@ benchmarks/study_measure.py --study x2-efficient --scale 2 --shipped` converts (
 options), evaluates and times them with the shipped ×2 tiers. A `-qat` run is
 quantization-aware fine-tuning (`--qat`) of the run it is named after (`k3-8`: 2,000 steps at
 `--lr 5e-4`; the others 4,000 at `--lr 3e-4`); `steps` is the best checkpoint's. The plain
-`k5-16` was stopped at 20,000 of its 40,000 steps (it resumes with the same command). Training
+`k5-16` was stopped at 24,000 of its 40,000 steps (it resumes with the same command). Training
 speed (XLA, about 40 % less CPU a step) is in [training](training.md#speed-xla); the SESR step
 costs 4 % more than the plain one there."""
 X2_CHOICE = """**The tiers this study picked** (int8 ms from the table above):
 * **tiny → `k3-8`** (3,240 MAC), shipped at ×2/×3/×4. Widths are multiples of 8 because
-  XNNPACK's int8 kernels on AVX2 work in groups of 8/16: `k3-10` (4,950 MAC) takes 18.2 ms,
-  barely less than standard's 21.2, while `k3-8` takes 8.2. At ×2 it gives up 0.11 / 0.10 dB to
-  `k3-10` after the same fine-tuning (0.17 / 0.12 to the `k3-10` that shipped before); at ×3 and
-  ×4 the two are within 0.03 dB (`python benchmarks/train_tiers.py --tiers tiny`).
+  XNNPACK's int8 kernels on AVX2 work in groups of 8/16: `k3-10` (4,950 MAC) takes {k3_10} ms,
+  barely less than standard's {k5_16}, while `k3-8` takes {k3_8}. At ×2 it gives up 0.11 /
+  0.10 dB to `k3-10` after the same fine-tuning (0.17 / 0.12 to the `k3-10` that shipped
+  before); at ×3 and ×4 the two are within 0.03 dB (`python benchmarks/train_tiers.py --tiers
+  tiny`).
 * **standard → `k5-16`**, SESR-trained 40,000 steps + 4,000 QAT steps: the best int8 at ≤ 14 k
   MAC and above the earlier default (the quality tier) on both sets at 57 % of its MACs and
-  63 % of its int8 time (the last row above); shipped at ×2.
+  {ms_pct:.0%} of its int8 time (the last row above); shipped at ×2.
 * **quality**: no network between 14 k and 50 k MAC has been trained with this recipe yet, so
   the earlier `seed-skip` stays; at ×2 it is now below standard in int8.
 
@@ -458,6 +459,18 @@ def study_goals(study: dict) -> list[str]:
     return lines
 
 
+def x2_choice(runs: dict) -> str:
+    """X2_CHOICE with this measurement's int8 ms filled in."""
+    ms = {n: runs[n]["int8_ms_320x240"] for n in ("k3-8-sesr-qat", "k3-10-sesr-qat")}
+    standard, old = runs["k5-16-sesr-qat"]["int8_ms_320x240"], runs["shipped quality"]
+    return X2_CHOICE.format(
+        k3_8=f"{ms['k3-8-sesr-qat']:.1f}",
+        k3_10=f"{ms['k3-10-sesr-qat']:.1f}",
+        k5_16=f"{standard:.1f}",
+        ms_pct=standard / old["int8_ms_320x240"],
+    )
+
+
 def levers_section(levers: dict) -> list[str]:
     cols = ["float", "plain int8", "int8, pre-tanh clamp ±2"]
     lines = [
@@ -603,7 +616,7 @@ def main() -> int:
         "",
         *study_goals(merge_shipped(study_x2["runs"])),
         "",
-        X2_CHOICE,
+        x2_choice(study_x2["runs"]),
         "",
         "## The layer-size study (×3)",
         "",
