@@ -53,18 +53,20 @@ def time_models(paths: dict[str, Path], rounds: int = 10, invokes: int = 5) -> d
     return {name: round(float(np.median(s)), 2) for name, s in samples.items()}
 
 
-def candidates(study: str, scale: int, shipped: bool) -> dict[str, tuple[Path, Path]]:
-    """name → (float .keras, int8 .tflite), converting the study runs that have no int8 yet."""
+def candidates(study: str, scale: int, shipped: bool) -> dict[str, tuple[Path, Path, Path]]:
+    """name → (float .keras, int8 .tflite, card), converting the study runs that have no int8
+    yet."""
     found = {}
     for keras_path in sorted((ROOT / "runs" / "study" / study).glob("*/best.keras")):
         int8 = keras_path.with_name("best_int8.tflite")
         if not int8.exists():
             convert(keras_path, int8, training_folder(), ConvertOptions(precision="int8"))
-        found[keras_path.parent.name] = (keras_path, int8)
+        found[keras_path.parent.name] = (keras_path, int8, keras_path.with_name("card.json"))
     if shipped:
         for tier in TIERS:
             int8 = default_model_path(scale, tier)
-            found[f"shipped {tier}"] = (int8.with_name(f"espcn_x{scale}_{tier}.keras"), int8)
+            keras_path = int8.with_name(f"espcn_x{scale}_{tier}.keras")
+            found[f"shipped {tier}"] = (keras_path, int8, keras_path.with_suffix(".card.json"))
     return found
 
 
@@ -76,11 +78,8 @@ def main() -> int:
     args = p.parse_args()
     study = args.study or f"x{args.scale}"
     results, int8_paths = {}, {}
-    for name, (keras_path, int8) in candidates(study, args.scale, args.shipped).items():
+    for name, (keras_path, int8, card_path) in candidates(study, args.scale, args.shipped).items():
         int8_paths[name] = int8
-        card_path = keras_path.parent / "card.json"
-        if not card_path.exists():  # a shipped model: its card sits beside it
-            card_path = keras_path.with_suffix(".card.json")
         card = json.loads(card_path.read_text())
         spec = parse_spec(card["spec_string"])
         entry = {

@@ -17,7 +17,7 @@ import numpy as np
 
 from espcn_edge.tflite_meta import _schema
 
-from .graph_edit import pack, scalar_constant, unpack
+from .graph_edit import constant_is, pack, unpack
 
 
 def fold_clip(model: bytes) -> tuple[bytes, bool]:
@@ -34,7 +34,7 @@ def fold_clip(model: bytes) -> tuple[bytes, bool]:
         limit = [int(t) for t in mini.inputs if int(t) != a_out]
         if a_out not in [int(t) for t in mini.inputs] or int(relu.inputs[0]) != m_out:
             continue
-        if len(limit) != 1 or abs((scalar_constant(m, limit[0]) or 0) - 1.0) > 1e-2:
+        if len(limit) != 1 or not constant_is(m, limit[0], 1.0, 1e-2):
             continue
         users = [o for o in ops if a_out in [int(t) for t in o.inputs]]
         if len(users) != 1 or r_out in [int(t) for t in g.outputs]:

@@ -24,6 +24,12 @@ def pack(m, size_hint: int = 0) -> bytes:
     return bytes(builder.Output())
 
 
+def constant_is(m, tensor: int, value: float, tolerance: float) -> bool:
+    """True when `tensor` is a one-element int8 constant within `tolerance` of `value`."""
+    found = scalar_constant(m, tensor)
+    return found is not None and abs(found - value) <= tolerance
+
+
 def scalar_constant(m, tensor: int) -> float | None:
     """The dequantized value of a one-element int8 constant tensor of subgraph 0, else None."""
     t = m.subgraphs[0].tensors[tensor]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from espcn_edge.spec import PRE_TANH_RANGE
 
-from .graph_edit import pack, scalar_constant, unpack
+from .graph_edit import constant_is, pack, unpack
 
 
 def clamp_pre_tanh(model: bytes, limit: float = PRE_TANH_RANGE) -> tuple[bytes, int]:
@@ -55,9 +55,11 @@ def exact_residual(model: bytes) -> tuple[bytes, bool]:
             continue
         sigmoid, half = (int(t) for t in op.inputs)
         q_in, out = graph.tensors[sigmoid].quantization, graph.tensors[int(op.outputs[0])]
-        if made_by.get(sigmoid) != "LOGISTIC" or q_in is None:
-            continue
-        if abs((scalar_constant(m, half) or 0) - 0.5) > 1e-3:
+        if (
+            made_by.get(sigmoid) != "LOGISTIC"
+            or q_in is None
+            or not constant_is(m, half, 0.5, 1e-3)
+        ):
             continue
         scale, zero_point = float(q_in.scale[0]), int(q_in.zeroPoint[0])
         shift = 0.5 / scale
