@@ -1,4 +1,5 @@
-"""Paths shared by the benchmark scripts: ../shared beside the project, the training folder."""
+"""Shared by the benchmark scripts: ../shared beside the project, the training folder, the
+benchmark sets' PSNR of one model."""
 
 from __future__ import annotations
 
@@ -20,3 +21,14 @@ def training_folder() -> Path:
             if not link.exists():
                 link.symlink_to(image)
     return folder
+
+
+def benchmark_psnr(model: Path, scale: int) -> dict[str, float]:
+    """Set5 and Set14 Y-PSNR of one model file (.keras or .tflite), the published protocol."""
+    from espcn_edge.evaluate import evaluate_models, load_images, load_model
+
+    loaded, psnr = [load_model(str(model), scale)], {}
+    for name, folder in BENCHMARK_SETS.items():
+        (result,) = evaluate_models(loaded, load_images(folder, scale), scale)["models"].values()
+        psnr[name] = result["mean_psnr"]
+    return psnr
