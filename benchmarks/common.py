@@ -1,5 +1,5 @@
-"""Shared by the benchmark scripts: ../shared beside the project, the training folder, the
-benchmark sets' PSNR of one model."""
+"""Shared by the benchmark scripts: ../shared beside the project, the training folder, whether a
+run is finished, the benchmark sets' PSNR of one model."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ def training_folder() -> Path:
             if not link.exists():
                 link.symlink_to(image)
     return folder
+
+
+def finished(run: Path) -> bool:
+    """Whether a train.fit run folder holds a run trained to its end (no resume state left)."""
+    return (run / "last.keras").exists() and not (run / "backup").exists()
 
 
 def benchmark_psnr(model: Path, scale: int) -> dict[str, float]:

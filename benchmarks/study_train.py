@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import ROOT, training_folder
+from common import ROOT, finished, training_folder
 
 STUDY_SPECS = ["k3-16", "k5-16", "k3-24-16", "seed-skip", "seed", "k3-32", "k5-48-24", "k5-64-32"]
 EPOCHS = 12
@@ -65,7 +65,7 @@ def main() -> int:
         if not out.exists() and snapshot.is_dir():
             copy_state(snapshot, out)
             print(f"{name}: restored from {snapshot}")
-        if (out / "last.keras").exists() and not (out / "backup").exists():
+        if finished(out):
             print(f"{name}: done, skipping")
             continue
         cmd = [sys.executable, "-m", "train.fit", "--data", str(data), "--scale", str(args.scale),

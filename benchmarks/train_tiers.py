@@ -1,6 +1,6 @@
-"""Train the tiny and standard tiers at ×2/×3/×4 from the ×2 study's networks, ready to ship.
+"""Train the tiers at ×2/×3/×4 from the ×2 study's networks, ready to ship.
 
-    python benchmarks/train_tiers.py --tiers tiny standard --scales 2 3 4
+    python benchmarks/train_tiers.py --tiers tiny standard quality --scales 2 3 4
     python benchmarks/ship.py runs/study/x2-efficient/k5-16-sesr-qat/best.keras --tier standard
     python benchmarks/ship.py runs/tiers/x3-k3-8-qat/best.keras --tier tiny
 
@@ -12,8 +12,9 @@ epochs do not change them; standard's copy was taken after 25,000 steps, while t
 still training), then `--steps` steps of the study's recipe (SESR blocks, multi-scale HR copies,
 T91 + BSD200) with conv1–conv6 started from it (`--init-from`; conv7 has r² filters, so it starts
 afresh), then `--qat-steps` of quantization-aware fine-tuning at `--lr 5e-4` into
-runs/tiers/x{r}-<spec>-qat/. Resumable: run the same command again. The quality tier is the
-earlier 22 k MAC network (docs/benchmarks.md says how).
+runs/tiers/x{r}-<spec>-qat/. Resumable: run the same command again. A tier whose study run is
+still training stops with a message (the shipped quality tier is still the earlier 22 k MAC
+network, docs/benchmarks.md says how; `seed-skip-sesr` is its study successor).
 """
 
 from __future__ import annotations
@@ -24,18 +25,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import ROOT, training_folder
+from common import ROOT, finished, training_folder
 
-TIER_SPECS = {"tiny": "k3-8", "standard": "k5-16"}
+TIER_SPECS = {"tiny": "k3-8", "standard": "k5-16", "quality": "seed-skip"}
 # ×2 QAT (steps, learning rate) per tier, each the better of the two measured on its network
-X2_QAT = {"tiny": (2000, "5e-4"), "standard": (4000, "3e-4")}
+# (quality: standard's, not yet compared)
+X2_QAT = {"tiny": (2000, "5e-4"), "standard": (4000, "3e-4"), "quality": (4000, "3e-4")}
 STUDY = ROOT / "runs" / "study" / "x2-efficient"  # <spec>-sesr/best.keras
 TIERS_DIR = ROOT / "runs" / "tiers"
 
 
 def train(out: Path, args: list[str]) -> None:
     """`python -m train.fit ARGS --out OUT`, resumed if interrupted, skipped if done."""
-    if (out / "last.keras").exists() and not (out / "backup").exists():
+    if finished(out):
         print(f"{out.name}: done, skipping")
         return
     cmd = [sys.executable, "-m", "train.fit", *args, "--out", str(out)]
@@ -71,6 +73,12 @@ def main() -> int:
     data = str(training_folder())
     for tier in args.tiers:
         spec = TIER_SPECS[tier]
+        if not finished(STUDY / f"{spec}-sesr"):
+            print(
+                f"{tier}: the study run {STUDY / f'{spec}-sesr'} is not finished; train it first "
+                "(benchmarks/study_train.py --study x2-efficient, docs/benchmarks.md)"
+            )
+            return 2
         for scale in args.scales:
             common = ["--data", data, "--scale", str(scale), "--spec", spec, "--multiscale"]
             if scale == 2:
