@@ -6,7 +6,7 @@ study and side-by-side crops.
 Quality and speed are measured live on the shipped models (espcn_edge/models/) with ../shared's
 benchmark sets and OpenCV peers; the study table and plots come from
 benchmarks/results/study_x2-efficient.json and study_x3.json (made by study_measure.py from the
-trained study runs).
+trained study runs), the training levers' table from train_levers_x2.json (train_levers.py).
 Raw numbers go to benchmarks/results/final.json.
 """
 
@@ -60,6 +60,23 @@ a 3×3 10→10 layer 3.5–3.6 ms against 3.7 ms for 16→16 and 1.4–2.1 ms fo
 `k3-10` (4,950 MAC) 24.6 ms, `3:16×6` (12,240 MAC) 25.7 ms, `3:8×6` (3,240 MAC) 12.0 ms. The
 earlier tiny was `k3-10`, hardly faster than standard here; `k3-8` (`3:8×6`) replaced it (the ×2
 study below)."""
+
+FLOAT_CONV1 = """**The first layer in float.** With one input channel, the first convolution runs
+at a tenth of the others' int8 MAC rate here (issue 12's profile). `python
+benchmarks/float_first_layer.py` converts each shipped ×2 `.keras` twice with the same
+calibration — TF's full-int8 graph, and the same with conv1 left in float (TF's
+QuantizationDebugger, conv1 denylisted; the graph then takes and returns float32) — and times
+both through the runtime beside the shipped model (`upscale_y`, one 320×240 plane, 2 threads,
+interleaved, load average {load}):"""
+
+FLOAT_CONV1_VERDICT = """Against the same graph, float conv1 changes the time by {tiny:+.0%}
+(tiny, 3×3 1→8), {standard:+.0%} (standard, 5×5 1→16) and {quality:+.0%} (quality, 5×5 1→32),
+float I/O included, and Set5 by {dpsnr}. It does not ship yet: the converter's int8 edits (pre-tanh
+ranges, the folded clip, the exact residual; with QAT they make the {gap} between the first and
+last columns) are written for the full-integer graph, and applying them to the mixed graph
+(float output, so no final QUANTIZE to fold the clip into) is the work that remains. With them
+it would be the quality tier's largest speed lever."""
+
 RESIDUAL = """A third lever, found in the ×2 study: the identity path's `sigmoid − 0.5` is exact in
 int8 (the LOGISTIC's grid is 1/256), but calibration gave that SUB its own range and rounded every
 output pixel onto a step of 1.5 Y levels. The converter now puts it on the sigmoid's grid
@@ -77,10 +94,16 @@ x2-efficient --scale 2 --steps 40000 --reparam sesr|none --multiscale --specs �
 benchmarks/study_measure.py --study x2-efficient --scale 2 --shipped` converts (default int8
 options), evaluates and times them with the shipped ×2 tiers. A `-qat` run is
 quantization-aware fine-tuning (`--qat`) of the run it is named after (`k3-8`: 2,000 steps at
-`--lr 5e-4`; the others 4,000 at `--lr 3e-4`); `steps` is the best checkpoint's. The plain
-`k5-16` was stopped at 24,000 of its 40,000 steps (it resumes with the same command). Training
+`--lr 5e-4`; the others 4,000 at `--lr 3e-4`); `steps` is the best checkpoint's; "(training)"
+marks a run that has not reached its 40,000 steps yet (it resumes with the same command). Training
 speed (XLA, about 40 % less CPU a step) is in [training](training.md#speed-xla); the SESR step
 costs 4 % more than the plain one there."""
+TRAIN_LEVERS = """The other training levers, each measured as a fine-tune of one trained network
+(`{base}`, `{spec}`) by `python benchmarks/train_levers.py`: {steps:,} steps of the study's
+recipe at `--lr 3e-4` from the same start, changing one thing against the control: distillation
+from `{teacher}` (`--teacher`, half the loss on its output), `--loss l1`, `--loss charbonnier`,
+`--patch-size 64`. Float Set5 / Set14, ×2, the change against the control in brackets:"""
+
 X2_CHOICE = """**The tiers this study picked** (int8 ms from the table above):
 * **tiny → `k3-8`** (3,240 MAC), shipped at ×2/×3/×4. Widths are multiples of 8 because
   XNNPACK's int8 kernels on AVX2 work in groups of 8/16: `k3-10` (4,950 MAC) takes {k3_10} ms,
@@ -91,16 +114,21 @@ X2_CHOICE = """**The tiers this study picked** (int8 ms from the table above):
 * **standard → `k5-16`**, SESR-trained 40,000 steps + 4,000 QAT steps: the best int8 at ≤ 14 k
   MAC and above the earlier default (the quality tier) on both sets at 57 % of its MACs and
   {ms_pct:.0%} of its int8 time (the last row above); shipped at ×2.
-* **quality**: no network between 14 k and 50 k MAC has been trained with this recipe yet, so
-  the earlier `seed-skip` stays; at ×2 it is now below standard in int8.
+* **quality**: `seed-skip` (22,112 MAC, the earlier default's shape) is training with this
+  recipe (`seed-skip-sesr`, "(training)" above); until it has its 40,000 steps and its QAT
+  (`python benchmarks/train_tiers.py --tiers quality`), the earlier `seed-skip` ships, at ×2
+  below standard in int8.
 
 **Levers, as measured:** SESR blocks +0.06 to +0.13 dB validation PSNR over plain training at
-equal steps (table above); quantization-aware fine-tuning cut `k5-16`'s int8 drop on Set5 from
-0.45 to 0.14 dB (`k3-8`: 0.51 to 0.35); the exact residual (above) +0.16 dB on the standard
-network. Not measured yet: distillation from a larger teacher (`--teacher`), the L1 and
-Charbonnier losses, larger patches, plain twins of the tiny candidates and candidates between
-14 k and 50 k MAC. Nor does any network reach the issue's PSNR goals: T91 + BSD200 is what we
-have, not DIV2K."""
+equal steps and +0.09 dB after all 40,000 (table above); quantization-aware fine-tuning cut
+`k5-16`'s int8 drop on Set5 from 0.45 to 0.14 dB (`k3-8`: 0.51 to 0.35); the exact residual
+(above) +0.16 dB on the standard network; conv1 in float up to {conv1_saving:.0%} of the time
+for a 5×5 first layer (speed, above; not shipped yet). The fine-tunes above moved neither set by
+more than {lever_max:.2f} dB against their control — distillation from a network 4× the MACs and
+0.3 dB better included — so the recipe stays MSE on 48×48 patches without a teacher. Not
+measured: those levers over a whole 40,000-step run, plain twins of the tiny candidates, and
+candidates between 14 k and 50 k MAC other than `seed-skip`. Nor does any network reach the
+issue's PSNR goals: T91 + BSD200 is what we have, not DIV2K."""
 CHOICE = """**The choice.** The identity path is what makes this network work at all at a small
 budget: the same layers without it (`seed`) are still below bicubic after 6,000 steps and lose
 more in int8. Below the camera budget of 25 k MAC per LR pixel, the four candidates with the path
@@ -346,7 +374,8 @@ def study_section(
         e = study[n]
         lines.append(
             f"| {n} | `{e['spec']}` | {e['params']:,} | {e['macs_per_lr_pixel']:,} | "
-            f"{e['steps']:,} | {e['int8_ms_320x240']:.1f} | "
+            f"{e['steps']:,}{' (training)' if e.get('training') else ''} | "
+            f"{e['int8_ms_320x240']:.1f} | "
             f"{e['Set5']['float']:.2f} / {e['Set5']['int8']:.2f} | "
             f"{e['Set14']['float']:.2f} / {e['Set14']['int8']:.2f} | {'◆' if n in front else ''} |"
         )
@@ -461,15 +490,27 @@ def study_goals(study: dict) -> list[str]:
     return lines
 
 
-def x2_choice(runs: dict) -> str:
-    """X2_CHOICE with this measurement's int8 ms filled in."""
+def x2_choice(runs: dict, levers: dict, float_conv1: dict) -> str:
+    """X2_CHOICE with this measurement's int8 ms, the training levers' largest change and the
+    float conv1 saving filled in."""
     ms = {n: runs[n]["int8_ms_320x240"] for n in ("k3-8-sesr-qat", "k3-10-sesr-qat")}
     standard, old = runs["k5-16-sesr-qat"]["int8_ms_320x240"], runs["shipped quality"]
+    control = levers["runs"]["control (MSE)"]
+    conv1 = float_conv1["ms_320x240"]
     return X2_CHOICE.format(
         k3_8=f"{ms['k3-8-sesr-qat']:.1f}",
         k3_10=f"{ms['k3-10-sesr-qat']:.1f}",
         k5_16=f"{standard:.1f}",
         ms_pct=standard / old["int8_ms_320x240"],
+        lever_max=max(
+            abs(psnr[s] - control[s])
+            for name, psnr in levers["runs"].items()
+            if not name.startswith("start")
+            for s in ("Set5", "Set14")
+        ),
+        conv1_saving=max(
+            1 - conv1[f"{t}: float conv1"] / conv1[f"{t}: int8"] for t in ("standard", "quality")
+        ),
     )
 
 
@@ -492,6 +533,52 @@ def levers_section(levers: dict) -> list[str]:
             + " |"
         )
     return lines
+
+
+def train_levers_table(levers: dict) -> list[str]:
+    """Float Set5 / Set14 of each one-lever fine-tune (benchmarks/train_levers.py), and its
+    change against the control."""
+    control = levers["runs"]["control (MSE)"]
+    lines = ["| fine-tune | Set5 | Set14 |", "|---|---|---|"]
+    for lever, psnr in levers["runs"].items():
+        lines.append(
+            f"| {lever} | "
+            + " | ".join(f"{psnr[s]:.2f} ({psnr[s] - control[s]:+.2f})" for s in ("Set5", "Set14"))
+            + " |"
+        )
+    return lines
+
+
+def float_conv1_table(result: dict) -> list[str]:
+    """ms and Set5 / Set14 of each tier's int8 graph, its float-conv1 twin and the shipped
+    model (benchmarks/float_first_layer.py)."""
+    ms, psnr = result["ms_320x240"], result["psnr"]
+    kinds = ("int8", "float conv1", "shipped int8")
+    lines = [
+        "| ×2 tier | " + " | ".join(f"{k}: ms, Set5 / Set14" for k in kinds) + " |",
+        "|---|---|---|---|",
+    ]
+    for tier in TIERS:
+        cells = [
+            f"{ms[f'{tier}: {k}']:.1f}, {psnr[f'{tier}: {k}']['Set5']:.2f} / "
+            f"{psnr[f'{tier}: {k}']['Set14']:.2f}"
+            for k in kinds
+        ]
+        lines.append(f"| {tier} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def float_conv1_verdict(result: dict) -> str:
+    """FLOAT_CONV1_VERDICT with the measured changes filled in."""
+    ms, psnr = result["ms_320x240"], result["psnr"]
+    change = {t: ms[f"{t}: float conv1"] / ms[f"{t}: int8"] - 1 for t in TIERS}
+    dpsnr = [psnr[f"{t}: float conv1"]["Set5"] - psnr[f"{t}: int8"]["Set5"] for t in TIERS]
+    gap = [psnr[f"{t}: shipped int8"]["Set5"] - psnr[f"{t}: int8"]["Set5"] for t in TIERS]
+    return FLOAT_CONV1_VERDICT.format(
+        **change,
+        dpsnr=f"{min(dpsnr):+.2f} to {max(dpsnr):+.2f} dB",
+        gap=f"{min(gap):.1f}–{max(gap):.1f} dB on Set5",
+    )
 
 
 def crops(scale: int = 3) -> None:
@@ -530,6 +617,8 @@ def main() -> int:
     crops()
     study_x3 = json.loads((RESULTS / "study_x3.json").read_text())
     study_x2 = json.loads((RESULTS / "study_x2-efficient.json").read_text())
+    levers_x2 = json.loads((RESULTS / "train_levers_x2.json").read_text())
+    float_conv1 = json.loads((RESULTS / "float_first_layer_x2.json").read_text())
     cards = {
         (s, t): json.loads(shipped(s, t, "float").with_suffix(".card.json").read_text())
         for s in (2, 3, 4)
@@ -581,6 +670,12 @@ def main() -> int:
         "",
         WIDTHS,
         "",
+        FLOAT_CONV1.format(load=float_conv1["load_average"]),
+        "",
+        *float_conv1_table(float_conv1),
+        "",
+        float_conv1_verdict(float_conv1),
+        "",
         f"The {DEFAULT_TIER} tier stage by stage (`espcn-edge bench --size 320x240`, load "
         f"average {speed_['stages']['load_average']}); the camera path before and after issue 13 "
         "and interpreter threads: [device](device.md#measured-here).",
@@ -616,9 +711,13 @@ def main() -> int:
         "",
         *reparam_table(("k5-16", "k5-16-sesr")),
         "",
+        TRAIN_LEVERS.format(**levers_x2),
+        "",
+        *train_levers_table(levers_x2),
+        "",
         *study_goals(merge_shipped(study_x2["runs"])),
         "",
-        x2_choice(study_x2["runs"]),
+        x2_choice(study_x2["runs"], levers_x2, float_conv1),
         "",
         "## The layer-size study (×3)",
         "",

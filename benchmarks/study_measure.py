@@ -8,8 +8,10 @@ the run it is named after): convert to int8 (calibrated on the training folder, 
 models are), evaluate the float and int8 models on Set5 and Set14 by the published protocol, and
 time the int8 models on one 320×240 LR frame with 2 threads, interleaved so that all are measured
 side by side in the same run. `--shipped` measures the shipped tiers of that scale with them
-(their .keras and int8 files as shipped). Writes benchmarks/results/study_<study>.json, which
-`benchmarks/report.py` turns into tables and plots.
+(their .keras and int8 files as shipped). A run still training is measured at its best
+checkpoint so far and marked (`training`); delete its best_int8.tflite to measure it again.
+Writes benchmarks/results/study_<study>.json, which `benchmarks/report.py` turns into tables and
+plots.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import BENCHMARK_SETS, ROOT, training_folder
+from common import BENCHMARK_SETS, ROOT, finished, training_folder
 
 from convert.tflite import ConvertOptions
 from convert.tflite import run as convert
@@ -91,6 +93,7 @@ def main() -> int:
             "reparam": card.get("reparam", "none"),
             "qat": bool(card.get("quantization_aware")),
             "shipped": name.startswith("shipped "),
+            "training": not name.startswith("shipped ") and not finished(keras_path.parent),
         }
         models = [load_model(str(keras_path), args.scale), load_model(str(int8), args.scale)]
         for set_name, folder in BENCHMARK_SETS.items():
