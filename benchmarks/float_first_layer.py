@@ -24,7 +24,7 @@ from common import ROOT, benchmark_psnr, training_folder
 from study_measure import time_models
 
 from convert.calibration import calibration_lr, calibration_planes, representative_dataset
-from convert.keras_model import _fixed_batch, convert_model, load_keras
+from convert.keras_model import convert_model, fixed_batch, load_keras
 from convert.tflite import ConvertOptions
 from espcn_edge.atomic import write_text
 from espcn_edge.machine import cpu_info
@@ -34,22 +34,17 @@ from espcn_edge.runtime import TIERS, default_model_path
 def float_conv1(model, planes) -> bytes:
     """int8 TFLite of `model` with conv1 (its kernel, bias and output) left in float."""
     import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
 
-    fixed = _fixed_batch(model, None)
-    names = [
-        t["name"]
-        for t in tf.lite.Interpreter(
-            model_content=convert_model(model, "fp32")
-        ).get_tensor_details()
-    ]
-    converter = tf.lite.TFLiteConverter.from_keras_model(fixed)
+    tensors = Interpreter(model_content=convert_model(model, "fp32")).get_tensor_details()
+    converter = tf.lite.TFLiteConverter.from_keras_model(fixed_batch(model, None))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative_dataset(planes)
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter,
         debug_dataset=representative_dataset(planes[:4], progress=False),
         debug_options=tf.lite.experimental.QuantizationDebugOptions(
-            denylisted_nodes=[n for n in names if "conv1" in n]
+            denylisted_nodes=[t["name"] for t in tensors if "conv1" in t["name"]]
         ),
     )
     return debugger.get_nondebug_quantized_model()

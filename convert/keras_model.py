@@ -58,7 +58,7 @@ def model_spec(model, path: Path) -> dict:
     return {"name": model.name, "string": text}
 
 
-def _fixed_batch(model, input_size: tuple[int, int] | None):
+def fixed_batch(model, input_size: tuple[int, int] | None):
     """The model with batch 1 and (optionally) a fixed H×W input."""
     import keras
 
@@ -77,7 +77,7 @@ def convert_model(
     """TFLite flatbuffer bytes. int8 needs calibration `planes` (uint8 Y, see calibration.py)."""
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model, input_size))
+    converter = tf.lite.TFLiteConverter.from_keras_model(fixed_batch(model, input_size))
     if precision == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
