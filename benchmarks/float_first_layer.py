@@ -4,12 +4,13 @@
 
 The first layer has one input channel, and XNNPACK's int8 convolution runs it at a tenth of the
 other layers' MAC rate (`benchmarks/profile_layers.py`). For each shipped ×2 tier this converts
-its `.keras` twice with the same calibration: full int8 (uint8 in and out: TF's graph before
-`convert.tflite`'s own edits) and with conv1 left in float (TF's QuantizationDebugger with
-conv1's tensors denylisted; that graph takes and returns float32, as a mixed graph must). Both
-and the shipped model are timed through the runtime (`Upscaler.upscale_y`, one 320×240 Y plane,
-2 threads), interleaved in one run, and evaluated on Set5 and Set14 (the published protocol).
-Writes benchmarks/results/float_first_layer_x2.json.
+its `.keras` with the same calibration: full int8 (uint8 in and out: TF's graph before
+`convert.tflite`'s own edits), with conv1 left in float (TF's QuantizationDebugger with conv1's
+tensors denylisted; that graph takes and returns float32, as a mixed graph must), and the latter
+with the converter's int8 edits (`int8_rewrites`: pre-tanh ranges, folded clip, exact residual),
+the counterpart of the shipped model. All four are timed through the runtime
+(`Upscaler.upscale_y`, one 320×240 Y plane, 2 threads), interleaved in one run, and evaluated on
+Set5 and Set14 (the published protocol). Writes benchmarks/results/float_first_layer_x2.json.
 """
 
 from __future__ import annotations
@@ -23,31 +24,12 @@ from pathlib import Path
 from common import ROOT, benchmark_psnr, training_folder
 from study_measure import time_models
 
-from convert.calibration import calibration_lr, calibration_planes, representative_dataset
-from convert.keras_model import convert_model, fixed_batch, load_keras
-from convert.tflite import ConvertOptions
+from convert.calibration import calibration_lr, calibration_planes
+from convert.keras_model import convert_int8_float_conv1, convert_model, load_keras
+from convert.tflite import ConvertOptions, int8_rewrites
 from espcn_edge.atomic import write_text
 from espcn_edge.machine import cpu_info
 from espcn_edge.runtime import TIERS, default_model_path
-
-
-def float_conv1(model, planes) -> bytes:
-    """int8 TFLite of `model` with conv1 (its kernel, bias and output) left in float."""
-    import tensorflow as tf
-    from ai_edge_litert.interpreter import Interpreter
-
-    tensors = Interpreter(model_content=convert_model(model, "fp32")).get_tensor_details()
-    converter = tf.lite.TFLiteConverter.from_keras_model(fixed_batch(model, None))
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_dataset(planes)
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter,
-        debug_dataset=representative_dataset(planes[:4], progress=False),
-        debug_options=tf.lite.experimental.QuantizationDebugOptions(
-            denylisted_nodes=[t["name"] for t in tensors if "conv1" in t["name"]]
-        ),
-    )
-    return debugger.get_nondebug_quantized_model()
 
 
 def main() -> int:
@@ -61,11 +43,14 @@ def main() -> int:
         for tier in TIERS:
             shipped = default_model_path(2, tier)
             model, _ = load_keras(shipped.with_name(f"espcn_x2_{tier}.keras"))
-            for kind, content in (
-                ("int8", convert_model(model, "int8", planes=planes)),
-                ("float conv1", float_conv1(model, planes)),
-            ):
-                path = Path(tmp) / f"{tier}-{kind.replace(' ', '-')}.tflite"
+            mixed = convert_int8_float_conv1(model, planes)
+            variants = {
+                "int8": convert_model(model, "int8", planes=planes),
+                "float conv1": mixed,
+                "float conv1 + edits": int8_rewrites(mixed, options)[0],
+            }
+            for i, (kind, content) in enumerate(variants.items()):
+                path = Path(tmp) / f"{tier}-{i}.tflite"
                 path.write_bytes(content)
                 paths[f"{tier}: {kind}"] = path
             paths[f"{tier}: shipped int8"] = shipped

@@ -7,8 +7,10 @@ default) the clip is free: giving the ADD (and the DEPTH_TO_SPACE after it) the 
 quantization — exactly [0, 1] at scale 1/255 — makes the ADD's own int8 saturation the clip, and
 the final QUANTIZE into uint8 an exact shift. That also removes a rounding: calibration gave the
 ADD a wider range (a step of ~1.1 Y levels) that was then requantized to 1/255; the folded graph
-rounds once, on the output grid (+0.10 dB on Set5 ×2, docs/convert.md). With int8 output there
-is no final QUANTIZE to rely on and the graph is left alone.
+rounds once, on the output grid (+0.10 dB on Set5 ×2, docs/convert.md). Float output (a graph
+with float layers, `benchmarks/float_first_layer.py`) folds the same way: the final DEQUANTIZE of
+the [0, 1] grid is exact. With int8 output there is no final conversion to rely on and the graph
+is left alone.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from .graph_edit import constant_is, pack, unpack
 
 def fold_clip(model: bytes) -> tuple[bytes, bool]:
     """Return (model, True) with ADD → MINIMUM → RELU folded into the ADD, or
-    (model, False) when the pattern is not there (or the output is not uint8 over [0, 1])."""
+    (model, False) when the pattern is not there (or the output is neither uint8 over [0, 1]
+    nor float)."""
     m, codes = unpack(model)
     g = m.subgraphs[0]
     ops = g.operators
@@ -44,10 +47,12 @@ def fold_clip(model: bytes) -> tuple[bytes, bool]:
             continue  # the clipped output is not exactly [0, 1]
         rest = ops[i + 3 :]
         tail = [codes[o.opcodeIndex] for o in rest]
-        if (
-            tail != ["DEPTH_TO_SPACE", "QUANTIZE"]
-            or int(rest[0].inputs[0]) != r_out
-            or not _is_unit_uint8(g.tensors[int(rest[1].outputs[0])])
+        if len(tail) != 2 or tail[0] != "DEPTH_TO_SPACE" or int(rest[0].inputs[0]) != r_out:
+            continue
+        output = g.tensors[int(rest[1].outputs[0])]
+        if not (
+            (tail[1] == "QUANTIZE" and _is_unit_uint8(output))
+            or (tail[1] == "DEQUANTIZE" and output.type == _schema().TensorType.FLOAT32)
         ):
             continue
         # the ADD saturates on the clipped [0, 1] grid: it becomes the clip

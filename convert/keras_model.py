@@ -58,7 +58,7 @@ def model_spec(model, path: Path) -> dict:
     return {"name": model.name, "string": text}
 
 
-def fixed_batch(model, input_size: tuple[int, int] | None):
+def _fixed_batch(model, input_size: tuple[int, int] | None):
     """The model with batch 1 and (optionally) a fixed H×W input."""
     import keras
 
@@ -77,7 +77,7 @@ def convert_model(
     """TFLite flatbuffer bytes. int8 needs calibration `planes` (uint8 Y, see calibration.py)."""
     import tensorflow as tf
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(fixed_batch(model, input_size))
+    converter = tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model, input_size))
     if precision == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
@@ -105,6 +105,32 @@ def convert_model(
     except Exception as e:  # the converter wraps MLIR errors in several types
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ConvertError(f"TFLite conversion failed ({precision}): {first[:300]}") from None
+
+
+def convert_int8_float_conv1(
+    model, planes: Sequence[np.ndarray], input_size: tuple[int, int] | None = None
+) -> bytes:
+    """int8 TFLite with conv1 (kernel, bias, output) left in float: XNNPACK's int8 kernel runs
+    the one-input-channel layer at a tenth of the others' rate (benchmarks/float_first_layer.py
+    measures what it saves). TF's QuantizationDebugger denylists conv1's tensors; the graph takes
+    and returns float32."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    tensors = Interpreter(model_content=convert_model(model, "fp32")).get_tensor_details()
+    converter = tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model, input_size))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative_dataset(planes)
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        denylisted_nodes=[t["name"] for t in tensors if "conv1" in t["name"]]
+    )
+    with contextlib.redirect_stdout(io.StringIO()), native_stderr_hidden(show=False):
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter,
+            debug_dataset=representative_dataset(planes[:4], progress=False),
+            debug_options=options,
+        )
+        return debugger.get_nondebug_quantized_model()
 
 
 def io_details(content: bytes) -> dict:

@@ -16,7 +16,7 @@ class GraphSummary:
     tensor_types: dict[int, str]  # tensor index → type name
     inputs: list[int]
     outputs: list[int]
-    problems: list[str] = field(default_factory=list)
+    problems: dict[int, list[str]] = field(default_factory=dict)  # op index → what is not int8
 
     def op_counts(self) -> dict[str, int]:
         return dict(Counter(self.ops))
@@ -50,7 +50,8 @@ def read_graph(model: bytes) -> GraphSummary:
         summary.ops.append(name)
         ins = [int(t) for t in op.InputsAsNumpy() if t >= 0]
         outs = [int(t) for t in op.OutputsAsNumpy()]
-        summary.problems += _op_problems(name, ins, outs, summary)
+        if found := _op_problems(name, ins, outs, summary):
+            summary.problems[i] = found
     return summary
 
 
@@ -65,10 +66,22 @@ def _op_problems(name: str, ins: list[int], outs: list[int], g: GraphSummary) ->
     return [f"{name} has float tensors {floats}"] if floats else []
 
 
-def check_int8(model: bytes) -> GraphSummary:
-    """Raise ValueError unless every operator is a builtin int8 op (QUANTIZE only at the edges)."""
+def check_int8(model: bytes, float_conv1: bool = False) -> GraphSummary:
+    """Raise ValueError unless every operator is a builtin int8 op (QUANTIZE only at the edges);
+    with `float_conv1`, the first convolution, its TANH and the QUANTIZE after them are float,
+    and so are the QUANTIZEs of the float input before them and the output's DEQUANTIZE
+    (`convert_int8_float_conv1`)."""
     g = read_graph(model)
-    if g.problems:
-        unique = list(dict.fromkeys(g.problems))
+    allowed = set()
+    if float_conv1 and "CONV_2D" in g.ops:
+        first = g.ops.index("CONV_2D")
+        if g.ops[first : first + 3] == ["CONV_2D", "TANH", "QUANTIZE"]:
+            allowed = {first, first + 1, first + 2}
+            allowed |= {i for i in range(first) if g.ops[i] == "QUANTIZE"}
+        if g.ops[-1] == "DEQUANTIZE":
+            allowed.add(len(g.ops) - 1)
+    problems = [p for i, found in g.problems.items() if i not in allowed for p in found]
+    if problems:
+        unique = list(dict.fromkeys(problems))
         raise ValueError("int8 conversion is not all-integer: " + "; ".join(unique))
     return g

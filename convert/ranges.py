@@ -33,7 +33,11 @@ def clamp_pre_tanh(model: bytes, limit: float = PRE_TANH_RANGE) -> tuple[bytes, 
     for op in graph.operators:
         out = int(op.outputs[0])
         q = graph.tensors[out].quantization
-        if codes[op.opcodeIndex] != "CONV_2D" or consumers.get(out) != ["TANH"] or q is None:
+        if (
+            codes[op.opcodeIndex] != "CONV_2D"
+            or consumers.get(out) != ["TANH"]
+            or not _quantized(q)
+        ):
             continue
         scale, zero_point = float(q.scale[0]), int(q.zeroPoint[0])
         lo = max((-128 - zero_point) * scale, -limit)
@@ -42,6 +46,11 @@ def clamp_pre_tanh(model: bytes, limit: float = PRE_TANH_RANGE) -> tuple[bytes, 
         q.scale, q.zeroPoint = [new_scale], [int(round(-128 - lo / new_scale))]
         changed += new_scale < scale
     return pack(m, len(model)), changed
+
+
+def _quantized(q) -> bool:
+    """Whether a tensor's quantization holds a scale (a float tensor's is None or empty)."""
+    return q is not None and q.scale is not None and len(q.scale) > 0
 
 
 def exact_residual(model: bytes) -> tuple[bytes, bool]:
@@ -57,7 +66,7 @@ def exact_residual(model: bytes) -> tuple[bytes, bool]:
         q_in, out = graph.tensors[sigmoid].quantization, graph.tensors[int(op.outputs[0])]
         if (
             made_by.get(sigmoid) != "LOGISTIC"
-            or q_in is None
+            or not _quantized(q_in)
             or not constant_is(m, half, 0.5, 1e-3)
         ):
             continue

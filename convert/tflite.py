@@ -4,7 +4,9 @@
 
 `--int8` is full-integer post-training quantization (builtin int8 ops only, checked after
 conversion), uint8 I/O by default (scale 1/255, zero point 0: camera Y bytes go straight in);
-`--fp16` stores float16 weights; the default is float32. The model's scale, colour space, spec,
+`--int8 --float-conv1` leaves the first layer in float (float32 I/O; faster where its
+one-channel int8 kernel is slow, docs/convert.md). `--fp16` stores float16 weights; the default
+is float32. The model's scale, colour space, spec,
 I/O quantization and versions are stored inside the file (`espcn_edge.tflite_meta`). A report
 (size, ops, white level, PSNR/SSIM of bicubic / Keras / TFLite fp32 / the result, and the int8
 drop) is printed and written as JSON beside the output. Nothing is written if any step fails;
@@ -32,7 +34,14 @@ from espcn_edge.tflite_meta import add_metadata
 
 from .calibration import calibration_lr, calibration_planes
 from .fold_clip import fold_clip
-from .keras_model import ConvertError, convert_model, io_details, load_keras, model_spec
+from .keras_model import (
+    ConvertError,
+    convert_int8_float_conv1,
+    convert_model,
+    io_details,
+    load_keras,
+    model_spec,
+)
 from .ops import check_int8, read_graph
 from .ranges import clamp_pre_tanh, exact_residual
 from .report import evaluate, format_report, white_level
@@ -51,6 +60,7 @@ class ConvertOptions:
     pre_tanh_clamp: float = PRE_TANH_RANGE  # int8: clip pre-tanh ranges to ±this; 0 = off
     fold_clip: bool = True  # int8: fold the identity path's clip into its ADD (one XNNPACK part)
     exact_residual: bool = True  # int8: requantize sigmoid − 0.5 onto the sigmoid's own grid
+    float_conv1: bool = False  # int8: leave the first layer in float (float32 I/O)
 
 
 def int8_rewrites(content: bytes, options: ConvertOptions) -> tuple[bytes, dict]:
@@ -107,6 +117,10 @@ def run(
 ) -> dict:
     """Convert, verify, evaluate, then write the `.tflite` and its JSON report (returned)."""
     options = options or ConvertOptions()
+    if options.float_conv1 and options.precision != "int8":
+        raise ConvertError("--float-conv1 leaves one layer of an int8 model in float: add --int8")
+    if options.float_conv1 and options.io_type != "uint8":
+        raise ConvertError("--float-conv1 models take and return float32: drop --io-type")
     model_path = Path(model_path)
     out = Path(out) if out else _default_out(model_path, options.precision)
     model, model_scale_ = load_keras(model_path)
@@ -123,11 +137,17 @@ def run(
             lr, options.calibration_samples, options.calibration_frames, options.patch_size,
             options.seed, options.input_size,
         )  # fmt: skip
-    content = convert_model(model, options.precision, options.io_type, planes, options.input_size)
+    int8 = options.precision == "int8"
+    if int8 and options.float_conv1:
+        content = convert_int8_float_conv1(model, planes, options.input_size)
+    else:
+        content = convert_model(
+            model, options.precision, options.io_type, planes, options.input_size
+        )
     edits = {}
-    if options.precision == "int8":
+    if int8:
         content, edits = int8_rewrites(content, options)
-    graph = check_int8(content) if options.precision == "int8" else read_graph(content)
+    graph = check_int8(content, options.float_conv1) if int8 else read_graph(content)
     io = io_details(content)
     content = add_metadata(
         content, _metadata(scale, model_spec(model, model_path), options, io, model_path)
@@ -217,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="int8: keep the identity path's clip as MINIMUM + RELU")  # fmt: skip
     p.add_argument("--no-exact-residual", dest="exact_residual", action="store_false",
                    help="int8: keep calibration's range for sigmoid − 0.5")  # fmt: skip
+    p.add_argument("--float-conv1", action="store_true",
+                   help="int8: leave the first layer in float (float32 in and out); faster "
+                   "where its one-channel int8 kernel is slow (docs/convert.md)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="TensorFlow's own log lines too")
     args = p.parse_args(argv)
     logging.basicConfig(
@@ -227,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     options = ConvertOptions(
         args.precision or "fp32", args.io_type, args.calibration_samples, args.calibration_frames,
         args.patch_size, args.seed, args.input_size, args.eval_images, args.pre_tanh_clamp,
-        args.fold_clip, args.exact_residual,
+        args.fold_clip, args.exact_residual, args.float_conv1,
     )  # fmt: skip
     try:
         report = run(args.model, args.out, args.data, options, args.scale, args.eval_data)

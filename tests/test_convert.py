@@ -121,6 +121,47 @@ def test_clip_folded_away(models, io_type):
     assert np.abs(outs[1] - outs[0]).max() <= 2  # only the rounding changed
 
 
+def test_float_conv1(models, tmp_path):
+    """`--float-conv1`: conv1 (and its TANH) stay float, every other convolution int8, I/O
+    float32; the converter's int8 edits still apply to the int8 rest (the clip folds ahead of
+    the final DEQUANTIZE: the float output is on the 1/255 grid of [0, 1]); the output differs
+    from the all-int8 model's by rounding only."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from convert.graph_edit import unpack
+    from convert.tflite import ConvertOptions, run
+    from espcn_edge.runtime import Upscaler
+    from espcn_edge.tflite_meta import _schema
+
+    out = tmp_path / "float_conv1.tflite"
+    opts = ConvertOptions("int8", calibration_samples=48, calibration_frames=2, eval_images=1,
+                          float_conv1=True)  # fmt: skip
+    report = run(models["keras"], out, SAMPLES_DIR, opts)
+    assert report["clip_folded"] and report["residual_exact"], report
+    assert report["input"]["dtype"] == report["output"]["dtype"] == "float32"
+    assert report["drop_db"] < INT8_TOLERANCE_DB
+    m, codes = unpack(out.read_bytes())
+    g = m.subgraphs[0]
+    float32 = _schema().TensorType.FLOAT32
+    convs = [g.tensors[int(op.inputs[1])].type for op in g.operators
+             if codes[op.opcodeIndex] == "CONV_2D"]  # fmt: skip
+    assert convs[0] == float32 and float32 not in convs[1:]
+    assert "MINIMUM" not in [codes[op.opcodeIndex] for op in g.operators]
+    rng = np.random.default_rng(2)
+    y = np.concatenate([rng.integers(0, 256, (40, 50)), np.full((8, 50), 255)]).astype(np.uint8)
+    outs = [Upscaler(path).upscale_y(y).astype(int) for path in (models["int8"], out)]
+    assert np.abs(outs[1] - outs[0]).mean() < 1.0
+    interpreter = Interpreter(model_path=str(out))
+    x = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(x, (1, *y.shape, 1))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(x, y_to_float(y)[None, ..., None])
+    interpreter.invoke()
+    raw = interpreter.get_tensor(interpreter.get_output_details()[0]["index"]) * 255
+    assert raw.min() >= 0 and raw.max() == pytest.approx(255, abs=1e-3)
+    assert np.abs(raw - np.round(raw)).max() < 1e-3
+
+
 def test_residual_requantized_exactly(tmp_path):
     """The shipped ×2 standard network converted once, then edited with and without
     `exact_residual`: the SUB of `sigmoid − 0.5` lands on the LOGISTIC's grid shifted by 128
@@ -158,11 +199,13 @@ def test_residual_requantized_exactly(tmp_path):
     assert psnr[True] > psnr[False] + 0.02, psnr
 
 
-def test_check_int8_refuses_float_graph(models):
+@pytest.mark.parametrize("float_conv1", [False, True])
+def test_check_int8_refuses_float_graph(models, float_conv1):
+    """A float graph fails the check, also where conv1 alone may be float."""
     from convert.ops import check_int8
 
     with pytest.raises(ValueError, match="not all-integer"):
-        check_int8(models["fp32"].read_bytes())
+        check_int8(models["fp32"].read_bytes(), float_conv1)
 
 
 def test_metadata_and_report(models):
@@ -214,7 +257,7 @@ def _no_new_files(folder: Path, before: set[str]) -> bool:
 
 
 @pytest.mark.parametrize("case", ["missing", "unreadable", "three_channel", "scale",
-                                  "empty_data", "missing_data"])  # fmt: skip
+                                  "empty_data", "missing_data", "float_conv1_io"])  # fmt: skip
 def test_bad_inputs_one_line_no_file(case, models, tmp_path, capsys):
     from convert.tflite import main
 
@@ -234,6 +277,8 @@ def test_bad_inputs_one_line_no_file(case, models, tmp_path, capsys):
         keras.Model(x, keras.layers.Conv2D(3, 3, padding="same")(x)).save(model)
     elif case == "scale":
         extra = ["--scale", "3"]
+    elif case == "float_conv1_io":
+        extra = ["--float-conv1", "--io-type", "int8"]
     elif case == "empty_data":
         data = tmp_path / "empty"
         data.mkdir()
@@ -248,6 +293,8 @@ def test_bad_inputs_one_line_no_file(case, models, tmp_path, capsys):
     assert _no_new_files(tmp_path, before)
     if case == "scale":
         assert "×2" in err[-1]
+    if case == "float_conv1_io":
+        assert "--io-type" in err[-1] and rc == 2
     if case.endswith("data"):
         assert str(data) in err[-1]
 
