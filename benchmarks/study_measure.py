@@ -6,10 +6,11 @@
 For each runs/study/<study>/<run>/best.keras (a `-qat` run is a quantization-aware fine-tune of
 the run it is named after): convert to int8 (calibrated on the training folder, as the shipped
 models are), evaluate the float and int8 models on Set5 and Set14 by the published protocol, and
-time the int8 models on one 320×240 LR frame with 2 threads, interleaved so that all are measured
-side by side in the same run. `--shipped` measures the shipped tiers of that scale with them
-(their .keras and int8 files as shipped). A run still training is measured at its best
-checkpoint so far and marked (`training`); delete its best_int8.tflite to measure it again.
+time the int8 models on one 320×240 LR frame with 2 threads (30 rounds), interleaved so that
+all are measured side by side in the same run. `--shipped` measures the shipped tiers of that
+scale with them (their .keras and int8 files as shipped). A run still training is measured at
+its best checkpoint so far and marked (`training`); delete its best_int8.tflite to measure it
+again.
 Writes benchmarks/results/study_<study>.json, which `benchmarks/report.py` turns into tables and
 plots.
 """
@@ -106,7 +107,7 @@ def main() -> int:
             }
         results[name] = entry
         print(name, entry, flush=True)
-    for name, ms in time_models(int8_paths).items():
+    for name, ms in time_models(int8_paths, rounds=30).items():
         results[name]["int8_ms_320x240"] = ms
     results = {"cpu": cpu_info(), "load_average": round(os.getloadavg()[0], 2), "runs": results}
     out = ROOT / "benchmarks" / "results" / f"study_{study}.json"
