@@ -24,9 +24,8 @@ from pathlib import Path
 from common import ROOT, benchmark_psnr, training_folder
 from study_measure import time_models
 
-from convert.calibration import calibration_lr, calibration_planes
 from convert.keras_model import convert_int8_float_conv1, convert_model, load_keras
-from convert.tflite import ConvertOptions, int8_rewrites
+from convert.tflite import ConvertOptions, int8_calibration, int8_rewrites
 from espcn_edge.atomic import write_text
 from espcn_edge.machine import cpu_info
 from espcn_edge.runtime import TIERS, default_model_path
@@ -34,10 +33,7 @@ from espcn_edge.runtime import TIERS, default_model_path
 
 def main() -> int:
     options = ConvertOptions(precision="int8")
-    planes = calibration_planes(
-        calibration_lr(training_folder(), 2), options.calibration_samples,
-        options.calibration_frames, options.patch_size, options.seed, options.input_size,
-    )  # fmt: skip
+    planes = int8_calibration(training_folder(), 2, options)
     paths = {}
     with tempfile.TemporaryDirectory() as tmp:
         for tier in TIERS:

@@ -83,6 +83,7 @@ def main() -> int:
     results, int8_paths = {}, {}
     for name, (keras_path, int8, card_path) in candidates(study, args.scale, args.shipped).items():
         int8_paths[name] = int8
+        shipped = name.startswith("shipped ")
         card = json.loads(card_path.read_text())
         spec = parse_spec(card["spec_string"])
         entry = {
@@ -93,8 +94,8 @@ def main() -> int:
             "val_psnr": card["best_val_psnr"],
             "reparam": card.get("reparam", "none"),
             "qat": bool(card.get("quantization_aware")),
-            "shipped": name.startswith("shipped "),
-            "training": not name.startswith("shipped ") and not finished(keras_path.parent),
+            "shipped": shipped,
+            "training": not shipped and not finished(keras_path.parent),
         }
         models = [load_model(str(keras_path), args.scale), load_model(str(int8), args.scale)]
         for set_name, folder in BENCHMARK_SETS.items():

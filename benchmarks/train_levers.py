@@ -47,13 +47,14 @@ def main() -> int:
         "spec": spec,
         "runs": {"start (no fine-tune)": benchmark_psnr(args.base, 2)},
     }
+    recipe = [
+        "--data", str(training_folder()), "--scale", "2", "--spec", spec,
+        "--reparam", "sesr", "--multiscale", "--init-from", str(args.base),
+        "--epochs", str(args.steps // 500), "--steps-per-epoch", "500", "--lr", "3e-4",
+    ]  # fmt: skip
     for lever, extra in LEVERS.items():
         out = ROOT / "runs" / "levers" / lever.split(" ")[0].lower().replace("×", "x")
-        common = ["--data", str(training_folder()), "--scale", "2", "--spec", spec]
-        schedule = ["--epochs", str(args.steps // 500), "--steps-per-epoch", "500", "--lr", "3e-4"]
-        lever_args = [a.format(teacher=args.teacher) for a in extra]
-        recipe = ["--reparam", "sesr", "--multiscale", "--init-from", str(args.base)]
-        train(out, [*common, *recipe, *schedule, *lever_args])
+        train(out, [*recipe, *(a.format(teacher=args.teacher) for a in extra)])
         results["runs"][lever] = benchmark_psnr(out / "best.keras", 2)
         print(lever, results["runs"][lever], flush=True)
     path = ROOT / "benchmarks" / "results" / "train_levers_x2.json"

@@ -7,7 +7,7 @@ import io
 import json
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +90,12 @@ def convert_model(
         converter.inference_input_type = converter.inference_output_type = getattr(tf, io_type)
     elif precision != "fp32":
         raise ConvertError(f"unknown precision {precision!r}")
+    return _quietly(converter.convert, precision)
+
+
+def _quietly(convert: Callable[[], bytes], what: str) -> bytes:
+    """Run one TFLite conversion with TF's chatter hidden (-v shows it); a failure becomes one
+    ConvertError line."""
     try:
         # the MLIR quantizer prints "fully_quantize: 0, inference_type: 6 …" natively: -v shows it
         verbose = logging.getLogger(__name__).isEnabledFor(logging.DEBUG)
@@ -101,10 +107,10 @@ def convert_model(
             # Keras' "Saved artifact at …" chatter; TF's warning about uint8/int8 input statistics,
             # which do not apply to full-integer conversion with a representative dataset
             warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
-            return converter.convert()
+            return convert()
     except Exception as e:  # the converter wraps MLIR errors in several types
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConvertError(f"TFLite conversion failed ({precision}): {first[:300]}") from None
+        raise ConvertError(f"TFLite conversion failed ({what}): {first[:300]}") from None
 
 
 def convert_int8_float_conv1(
@@ -124,13 +130,16 @@ def convert_int8_float_conv1(
     options = tf.lite.experimental.QuantizationDebugOptions(
         denylisted_nodes=[t["name"] for t in tensors if "conv1" in t["name"]]
     )
-    with contextlib.redirect_stdout(io.StringIO()), native_stderr_hidden(show=False):
+
+    def convert() -> bytes:
         debugger = tf.lite.experimental.QuantizationDebugger(
             converter=converter,
             debug_dataset=representative_dataset(planes[:4], progress=False),
             debug_options=options,
         )
         return debugger.get_nondebug_quantized_model()
+
+    return _quietly(convert, "int8, float conv1")
 
 
 def io_details(content: bytes) -> dict:

@@ -6,10 +6,10 @@
 conversion), uint8 I/O by default (scale 1/255, zero point 0: camera Y bytes go straight in);
 `--int8 --float-conv1` leaves the first layer in float (float32 I/O; faster where its
 one-channel int8 kernel is slow, docs/convert.md). `--fp16` stores float16 weights; the default
-is float32. The model's scale, colour space, spec,
-I/O quantization and versions are stored inside the file (`espcn_edge.tflite_meta`). A report
-(size, ops, white level, PSNR/SSIM of bicubic / Keras / TFLite fp32 / the result, and the int8
-drop) is printed and written as JSON beside the output. Nothing is written if any step fails;
+is float32. The model's scale, colour space, spec, I/O quantization and versions are stored
+inside the file (`espcn_edge.tflite_meta`). A report (size, ops, white level, PSNR/SSIM of
+bicubic / Keras / TFLite fp32 / the result, and the int8 drop) is printed and written as JSON
+beside the output. Nothing is written if any step fails;
 the `.tflite` and its report are written as one pair (the report holds the model's SHA-256).
 """
 
@@ -23,6 +23,8 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import numpy as np
 
 from espcn_edge import SAMPLES_DIR, __version__, commandline
 from espcn_edge.atomic import write_files
@@ -61,6 +63,14 @@ class ConvertOptions:
     fold_clip: bool = True  # int8: fold the identity path's clip into its ADD (one XNNPACK part)
     exact_residual: bool = True  # int8: requantize sigmoid − 0.5 onto the sigmoid's own grid
     float_conv1: bool = False  # int8: leave the first layer in float (float32 I/O)
+
+
+def int8_calibration(data: Path, scale: int, options: ConvertOptions) -> list[np.ndarray]:
+    """The uint8 LR Y planes int8 conversion calibrates on, as `options` draws them."""
+    return calibration_planes(
+        calibration_lr(data, scale), options.calibration_samples, options.calibration_frames,
+        options.patch_size, options.seed, options.input_size,
+    )  # fmt: skip
 
 
 def int8_rewrites(content: bytes, options: ConvertOptions) -> tuple[bytes, dict]:
@@ -130,14 +140,8 @@ def run(
         )
     scale = model_scale_
     data = Path(data) if data else Path(str(SAMPLES_DIR))
-    planes = None
-    if options.precision == "int8":
-        lr = calibration_lr(data, scale)
-        planes = calibration_planes(
-            lr, options.calibration_samples, options.calibration_frames, options.patch_size,
-            options.seed, options.input_size,
-        )  # fmt: skip
     int8 = options.precision == "int8"
+    planes = int8_calibration(data, scale, options) if int8 else None
     if int8 and options.float_conv1:
         content = convert_int8_float_conv1(model, planes, options.input_size)
     else:
