@@ -6,9 +6,10 @@ The first layer has one input channel, and XNNPACK's int8 convolution runs it at
 other layers' MAC rate (`benchmarks/profile_layers.py`). For each shipped ×2 tier this converts
 its `.keras` with the same calibration: full int8 (uint8 in and out: TF's graph before
 `convert.tflite`'s own edits), with conv1 left in float (TF's QuantizationDebugger with conv1's
-tensors denylisted; that graph takes and returns float32, as a mixed graph must), and the latter
-with the converter's int8 edits (`int8_rewrites`: pre-tanh ranges, folded clip, exact residual),
-the counterpart of the shipped model. All four are timed through the runtime
+tensors denylisted; that graph takes and returns float32, as a mixed graph must), and each of
+the two with the converter's int8 edits (`int8_rewrites`: pre-tanh ranges, folded clip, exact
+residual), which is what `--int8` and `--int8 --float-conv1` write. All four are timed through
+the runtime
 (`Upscaler.upscale_y`, one 320×240 Y plane, 2 threads), interleaved in one run, and evaluated on
 Set5 and Set14 (the published protocol). Writes benchmarks/results/float_first_layer_x2.json.
 """
@@ -37,19 +38,19 @@ def main() -> int:
     paths = {}
     with tempfile.TemporaryDirectory() as tmp:
         for tier in TIERS:
-            shipped = default_model_path(2, tier)
-            model, _ = load_keras(shipped.with_name(f"espcn_x2_{tier}.keras"))
+            model, _ = load_keras(default_model_path(2, tier).with_name(f"espcn_x2_{tier}.keras"))
+            int8 = convert_model(model, "int8", planes=planes)
             mixed = convert_int8_float_conv1(model, planes)
             variants = {
-                "int8": convert_model(model, "int8", planes=planes),
+                "int8": int8,
                 "float conv1": mixed,
                 "float conv1 + edits": int8_rewrites(mixed, options)[0],
+                "int8 + edits": int8_rewrites(int8, options)[0],
             }
             for i, (kind, content) in enumerate(variants.items()):
                 path = Path(tmp) / f"{tier}-{i}.tflite"
                 path.write_bytes(content)
                 paths[f"{tier}: {kind}"] = path
-            paths[f"{tier}: shipped int8"] = shipped
         ms = time_models(paths, rounds=30)
         load = round(os.getloadavg()[0], 2)
         psnr = {name: benchmark_psnr(path, 2) for name, path in paths.items()}

@@ -65,16 +65,17 @@ FLOAT_CONV1 = """**The first layer in float.** With one input channel, the first
 at a tenth of the others' int8 MAC rate here (issue 12's profile). `python
 benchmarks/float_first_layer.py` converts each shipped ×2 `.keras` with the same calibration:
 TF's full-int8 graph; the same with conv1 left in float (TF's QuantizationDebugger, conv1
-denylisted; the graph then takes and returns float32); and that with the converter's int8
-edits, which is what `python -m convert.tflite --int8 --float-conv1` writes. All are timed
-through the runtime beside the shipped model (`upscale_y`, one 320×240 plane, 2 threads,
-interleaved, load average {load}) and evaluated (Set5 / Set14, int8):"""
+denylisted; the graph then takes and returns float32); and each with the converter's int8
+edits, which is what `python -m convert.tflite --int8` and `--int8 --float-conv1` write. All
+are timed through the runtime (`upscale_y`, one 320×240 plane, 2 threads, interleaved, 2-core
+AMD EPYC, AVX2, no AVX-512/VNNI, load average {load}) and evaluated (Set5 / Set14, int8):"""
 
-FLOAT_CONV1_VERDICT = """With the edits, float conv1 changes the time against the shipped model by
-{tiny:+.0%} (tiny, 3×3 1→8), {standard:+.0%} (standard, 5×5 1→16) and {quality:+.0%} (quality,
-5×5 1→32), float I/O included, and Set5 by {dpsnr}. Not shipped yet: the shipped models stay
-all-int8 with uint8 I/O until standard and quality are switched with the speed tables
-re-measured and a Pi's own timing (docs/convert.md)."""
+FLOAT_CONV1_VERDICT = """With the edits on both, float conv1 changes the time against the all-int8
+model by {tiny:+.0%} (tiny, 3×3 1→8), {standard:+.0%} (standard, 5×5 1→16) and {quality:+.0%}
+(quality, 5×5 1→32), float I/O included, and Set5 by {dpsnr}. So standard and quality ship with
+conv1 in float (`benchmarks/ship.py --float-conv1`, float32 I/O) and tiny stays all-int8. Not
+yet timed on a Pi, whose int8 kernels differ (a Pi 5 has the int8 dot product); `python -m
+convert.tflite --int8` without the flag writes the all-int8 graph, which an Edge TPU needs."""
 
 RESIDUAL = """A third lever, found in the ×2 study: the identity path's `sigmoid − 0.5` is exact in
 int8 (the LOGISTIC's grid is 1/256), but calibration gave that SUB its own range and rounded every
@@ -552,10 +553,10 @@ def train_levers_table(levers: dict) -> list[str]:
 
 
 def float_conv1_table(result: dict) -> list[str]:
-    """ms and Set5 / Set14 of each tier's int8 graph, its float-conv1 twins and the shipped
-    model (benchmarks/float_first_layer.py)."""
+    """ms and Set5 / Set14 of each tier's int8 and float-conv1 graphs, without and with the
+    converter's edits (benchmarks/float_first_layer.py)."""
     ms, psnr = result["ms_320x240"], result["psnr"]
-    kinds = ("int8", "float conv1", "float conv1 + edits", "shipped int8")
+    kinds = ("int8", "float conv1", "int8 + edits", "float conv1 + edits")
     lines = [
         "| ×2 tier | " + " | ".join(f"{k}: ms, Set5 / Set14" for k in kinds) + " |",
         "|---|" + "---|" * len(kinds),
@@ -571,11 +572,11 @@ def float_conv1_table(result: dict) -> list[str]:
 
 
 def float_conv1_verdict(result: dict) -> str:
-    """FLOAT_CONV1_VERDICT with the measured changes (edited float conv1 against shipped)."""
+    """FLOAT_CONV1_VERDICT with the measured changes (edited float conv1 against edited int8)."""
     ms, psnr = result["ms_320x240"], result["psnr"]
-    ours, shipped_ = "float conv1 + edits", "shipped int8"
-    change = {t: ms[f"{t}: {ours}"] / ms[f"{t}: {shipped_}"] - 1 for t in TIERS}
-    dpsnr = [psnr[f"{t}: {ours}"]["Set5"] - psnr[f"{t}: {shipped_}"]["Set5"] for t in TIERS]
+    ours, int8 = "float conv1 + edits", "int8 + edits"
+    change = {t: ms[f"{t}: {ours}"] / ms[f"{t}: {int8}"] - 1 for t in TIERS}
+    dpsnr = [psnr[f"{t}: {ours}"]["Set5"] - psnr[f"{t}: {int8}"]["Set5"] for t in TIERS]
     return FLOAT_CONV1_VERDICT.format(**change, dpsnr=f"{min(dpsnr):+.2f} to {max(dpsnr):+.2f} dB")
 
 

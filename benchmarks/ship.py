@@ -2,9 +2,10 @@
 `.keras` it came from and its card, as espcn_edge/models/espcn_x{r}_{tier}{_int8.tflite,.keras,
 .card.json}.
 
-    python benchmarks/ship.py runs/tiers/x2-standard/best.keras --tier standard
+    python benchmarks/ship.py runs/tiers/x2-standard/best.keras --tier standard --float-conv1
 
-Converts with the default int8 options, calibrated on T91 + BSD200 (the training data), and
+Converts with the default int8 options (`--float-conv1`: the first layer left in float, which
+the standard and quality tiers ship with: docs/convert.md), calibrated on T91 + BSD200 (the training data), and
 keeps the converter's report (Set5 measured) beside the model. The card gets the tier and the
 int8 model's Set5/Set14 PSNR (the published protocol, `espcn-edge eval`).
 """
@@ -29,6 +30,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("model", type=Path, help="trained best.keras with card.json beside it")
     p.add_argument("--tier", choices=TIERS, required=True, help="the tier it ships as")
+    p.add_argument("--float-conv1", action="store_true", help="leave the first layer in float")
     args = p.parse_args()
     card = json.loads((args.model.parent / "card.json").read_text())
     scale = card["scale"]
@@ -38,7 +40,7 @@ def main() -> int:
         args.model,
         int8,
         training_folder(),
-        ConvertOptions(precision="int8"),
+        ConvertOptions(precision="int8", float_conv1=args.float_conv1),
         eval_data=BENCHMARK_SETS["Set5"],
     )
     card["tier"] = args.tier

@@ -4,7 +4,8 @@ The camera's ISP scales to the LR size itself: a video configuration with a YUV4
 stream at that size, in the full-range sYCC colour space the model expects. Each frame is read
 from the mapped request buffer (`captured_request` + `MappedArray`), copying the three planes
 out once, minding the stride (rows are padded to the ISP's alignment). The Y plane goes to the
-model as it is: a uint8 input quantized with scale 1/255 needs no arithmetic.
+runtime as it is (an all-int8 model's uint8 input, quantized with scale 1/255, needs no
+arithmetic).
 
 A camera that stops delivering frames (a loose ribbon cable, a hung sensor) would block
 `captured_request()` for good, so each read waits at most `frame_timeout` seconds and then fails
