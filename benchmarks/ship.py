@@ -4,10 +4,10 @@
 
     python benchmarks/ship.py runs/tiers/x2-standard/best.keras --tier standard --float-conv1
 
-Converts with the default int8 options (`--float-conv1`: the first layer left in float, which
-the standard and quality tiers ship with: docs/convert.md), calibrated on T91 + BSD200 (the training data), and
-keeps the converter's report (Set5 measured) beside the model. The card gets the tier and the
-int8 model's Set5/Set14 PSNR (the published protocol, `espcn-edge eval`).
+Converts with the default int8 options (`--float-conv1`: the first layer left in float, as the
+standard and quality tiers ship: docs/convert.md), calibrated on T91 + BSD200 (the training
+data), and keeps the converter's report (Set5 measured) beside the model. The card gets the
+tier and the int8 model's Set5/Set14 PSNR (the published protocol, `espcn-edge eval`).
 """
 
 from __future__ import annotations

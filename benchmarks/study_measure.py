@@ -8,7 +8,9 @@ the run it is named after): convert to int8 (calibrated on the training folder, 
 models are), evaluate the float and int8 models on Set5 and Set14 by the published protocol, and
 time the int8 models on one 320×240 LR frame with 2 threads (30 rounds), interleaved so that
 all are measured side by side in the same run. `--shipped` measures the shipped tiers of that
-scale with them (their .keras and int8 files as shipped). A run still training is measured at
+scale with them (their .keras and int8 files as shipped) and, where the study keeps one in
+benchmarks/checkpoints/<study>/earlier-default/, the model that shipped when the study began
+(issue 12's reference, converted all-int8 as it shipped then). A run still training is measured at
 its best checkpoint so far and marked (`training`); delete its best_int8.tflite to measure it
 again.
 Writes benchmarks/results/study_<study>.json, which `benchmarks/report.py` turns into tables and
@@ -38,6 +40,7 @@ from espcn_edge.machine import cpu_info
 from espcn_edge.runtime import TIERS, Upscaler, default_model_path
 
 FRAME = (320, 240)
+EARLIER_DEFAULT = "earlier default"
 
 
 def time_models(paths: dict[str, Path], rounds: int = 10, invokes: int = 5) -> dict[str, float]:
@@ -66,6 +69,12 @@ def candidates(study: str, scale: int, shipped: bool) -> dict[str, tuple[Path, P
             convert(keras_path, int8, training_folder(), ConvertOptions(precision="int8"))
         found[keras_path.parent.name] = (keras_path, int8, keras_path.with_name("card.json"))
     if shipped:
+        earlier = ROOT / "benchmarks" / "checkpoints" / study / "earlier-default"
+        if (earlier / "best.keras").exists():
+            int8 = ROOT / "runs" / "baselines" / study / "earlier-default_int8.tflite"
+            if not int8.exists():
+                convert(earlier / "best.keras", int8, training_folder(), ConvertOptions("int8"))
+            found[EARLIER_DEFAULT] = (earlier / "best.keras", int8, earlier / "card.json")
         for tier in TIERS:
             int8 = default_model_path(scale, tier)
             keras_path = int8.with_name(f"espcn_x{scale}_{tier}.keras")
@@ -84,6 +93,7 @@ def main() -> int:
     for name, (keras_path, int8, card_path) in candidates(study, args.scale, args.shipped).items():
         int8_paths[name] = int8
         shipped = name.startswith("shipped ")
+        reference = shipped or name == EARLIER_DEFAULT
         card = json.loads(card_path.read_text())
         spec = parse_spec(card["spec_string"])
         entry = {
@@ -95,7 +105,7 @@ def main() -> int:
             "reparam": card.get("reparam", "none"),
             "qat": bool(card.get("quantization_aware")),
             "shipped": shipped,
-            "training": not shipped and not finished(keras_path.parent),
+            "training": not reference and not finished(keras_path.parent),
         }
         models = [load_model(str(keras_path), args.scale), load_model(str(int8), args.scale)]
         for set_name, folder in BENCHMARK_SETS.items():
