@@ -120,7 +120,9 @@ X2_CHOICE = """**The tiers this study picked** (int8 ms from the table above):
   the earlier default at the same cost, so it replaced it; shipped at ×2. But at ×2 it is no
   better than standard ({quality_vs_standard}) for {quality_ms:.1f}× its int8 time: on T91 +
   BSD200 the wider first layers buy nothing at ×2 (validation PSNR after 40,000 steps
-  {val_quality:.2f} against `k5-16-sesr`'s {val_standard:.2f} dB).
+  {val_quality:.2f} against `k5-16-sesr`'s {val_standard:.2f} dB). At ×3/×4 the earlier
+  networks stay: 3,000 + 2,000 QAT steps from the new ×2 (`--scales 3`) gave ×3 int8 32.75 /
+  29.24 against their 32.93 / 29.35, so ×4 was not tried.
 
 **Levers, as measured:** SESR blocks +0.06 to +0.10 dB validation PSNR over plain training at
 equal steps from 5,000 on, and +0.09 dB after all 40,000, for `k3-8` and `k5-16` alike (table
