@@ -112,8 +112,8 @@ X2_CHOICE = """**The tiers this study picked** (int8 ms from the table above):
   before); at ×3 and ×4 the two are within 0.03 dB (`python benchmarks/train_tiers.py --tiers
   tiny`).
 * **standard → `k5-16`**, SESR-trained 40,000 steps + 4,000 QAT steps: the best int8 at ≤ 14 k
-  MAC and above the earlier default (the ×2 model shipped when the study began, still the
-  quality tier's network) on both sets at 57 % of its MACs and {ms_pct:.0%} of its int8 time
+  MAC and above the earlier default (the ×2 model shipped when the study began, the earlier
+  quality network) on both sets at 57 % of its MACs and {ms_pct:.0%} of its int8 time
   (both all-int8; as it ships, with conv1 in float: the goals' last row); shipped at ×2/×3/×4.
 * **quality → `seed-skip`** (22,112 MAC, the earlier default's shape), the same recipe
   (`python benchmarks/train_tiers.py --tiers quality`): int8 {quality}, {quality_gain} against
