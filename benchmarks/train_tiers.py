@@ -13,8 +13,8 @@ still training), then `--steps` steps of the study's recipe (SESR blocks, multi-
 T91 + BSD200) with conv1–conv6 started from it (`--init-from`; conv7 has r² filters, so it starts
 afresh), then `--qat-steps` of quantization-aware fine-tuning at `--lr 5e-4` into
 runs/tiers/x{r}-<spec>-qat/. Resumable: run the same command again. A tier whose study run is
-still training stops with a message (the shipped quality tier is still the earlier 22 k MAC
-network, docs/benchmarks.md says how; `seed-skip-sesr` is its study successor).
+still training stops with a message. (The shipped ×3/×4 quality models are still the earlier
+default's network: this script's ×3 fell short of it, docs/benchmarks.md.)
 """
 
 from __future__ import annotations
