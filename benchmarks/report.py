@@ -129,7 +129,9 @@ X2_CHOICE = """**The tiers this study picked** (int8 ms from the table above):
 **Levers, as measured:** SESR blocks +0.06 to +0.10 dB validation PSNR over plain training at
 equal steps from 5,000 on, and +0.09 dB after all 40,000, for `k3-8` and `k5-16` alike (table
 above); quantization-aware fine-tuning cut
-`k5-16`'s int8 drop on Set5 from 0.45 to 0.14 dB (`k3-8`: 0.51 to 0.35); the exact residual
+`k5-16`'s int8 drop on Set5 from 0.45 to 0.14 dB (`k3-8`: 0.51 to 0.35), and the plain `k5-16`
+after the same 4,000 QAT steps (`k5-16-qat`) has int8 {plain_qat} against SESR's {sesr_qat}: the
+larger drop of the SESR-trained network before QAT does not outlast it; the exact residual
 (above) +0.16 dB on the standard network; conv1 in float (`--float-conv1`) saves up to
 {conv1_saving:.0%} of the time for a 5×5 first layer (speed, above; standard and quality ship
 so). The
@@ -515,8 +517,13 @@ def x2_choice(runs: dict, levers: dict, float_conv1: dict) -> str:
     def diff(a: dict, b: dict) -> str:
         return " / ".join(f"{a[s]['int8'] - b[s]['int8']:+.2f}" for s in ("Set5", "Set14")) + " dB"
 
+    def int8(run: dict) -> str:
+        return " / ".join(f"{run[s]['int8']:.2f}" for s in ("Set5", "Set14"))
+
     return X2_CHOICE.format(
-        quality=" / ".join(f"{quality[s]['int8']:.2f}" for s in ("Set5", "Set14")),
+        plain_qat=int8(runs["k5-16-qat"]),
+        sesr_qat=int8(k5_16),
+        quality=int8(quality),
         quality_gain=diff(quality, old),
         quality_vs_standard=diff(quality, k5_16),
         quality_ms=quality["int8_ms_320x240"] / k5_16["int8_ms_320x240"],
