@@ -9,9 +9,9 @@ its `.keras` with the same calibration: full int8 (uint8 in and out: TF's graph 
 tensors denylisted; that graph takes and returns float32, as a mixed graph must), and each of
 the two with the converter's int8 edits (`int8_rewrites`: pre-tanh ranges, folded clip, exact
 residual), which is what `--int8` and `--int8 --float-conv1` write. All four are timed through
-the runtime
-(`Upscaler.upscale_y`, one 320×240 Y plane, 2 threads), interleaved in one run, and evaluated on
-Set5 and Set14 (the published protocol). Writes benchmarks/results/float_first_layer_x2.json.
+the runtime (`Upscaler.upscale_y`, one 320×240 Y plane, 2 threads), interleaved in one run, and
+evaluated on Set5 and Set14 (the published protocol). Writes
+benchmarks/results/float_first_layer_x2.json.
 """
 
 from __future__ import annotations

@@ -459,6 +459,11 @@ X2_GOALS = {  # issue 12: tier → (MAC budget at ×2, Set5, Set14) for int8
 }
 
 
+def int8_psnr(run: dict) -> str:
+    """A study run's int8 Y-PSNR as "Set5 / Set14"."""
+    return f"{run['Set5']['int8']:.2f} / {run['Set14']['int8']:.2f}"
+
+
 def study_goals(study: dict) -> list[str]:
     """Issue 12's goals against the study's best int8 run within each budget, and its required
     check: a standard-budget run (above tiny's budget) beating the earlier default (the ×2 model
@@ -472,7 +477,7 @@ def study_goals(study: dict) -> list[str]:
         met = e["Set5"]["int8"] >= set5 and e["Set14"]["int8"] >= set14
         lines.append(
             f"| {tier}: ≥ {set5} / {set14} at ≤ {budget:,} MAC | {best} | "
-            f"{e['Set5']['int8']:.2f} / {e['Set14']['int8']:.2f} | "
+            f"{int8_psnr(e)} | "
             f"{'met' if met else '**not met**'} |"
         )
     drops = {
@@ -498,15 +503,16 @@ def study_goals(study: dict) -> list[str]:
         ok = better and mac <= 0.6 and ms <= 0.7
         lines.append(
             f"| required: the standard candidate beats the earlier default (shipped at the start, "
-            f"{old['Set5']['int8']:.2f} / {old['Set14']['int8']:.2f}) at ≤ 60 % of its MACs and "
-            f"≤ 70 % of its ms | {n} | {e['Set5']['int8']:.2f} / {e['Set14']['int8']:.2f}, "
+            f"{int8_psnr(old)}) at ≤ 60 % of its MACs and "
+            f"≤ 70 % of its ms | {n} | {int8_psnr(e)}, "
             f"{mac:.0%} MACs, {ms:.0%} ms | {'met' if ok else '**not met**'} |"
         )
     return lines
 
 
 def x2_choice(runs: dict, levers: dict, float_conv1: dict) -> str:
-    """X2_CHOICE with this measurement's int8 ms, the training levers' largest change and the
+    """X2_CHOICE with this measurement's int8 ms and PSNR (tiers, quality against standard and the
+    earlier default, plain against SESR after QAT), the training levers' largest change and the
     float conv1 saving filled in."""
     ms = {n: runs[n]["int8_ms_320x240"] for n in ("k3-8-sesr-qat", "k3-10-sesr-qat")}
     standard, old = runs["k5-16-sesr-qat"]["int8_ms_320x240"], runs["earlier default"]
@@ -517,13 +523,10 @@ def x2_choice(runs: dict, levers: dict, float_conv1: dict) -> str:
     def diff(a: dict, b: dict) -> str:
         return " / ".join(f"{a[s]['int8'] - b[s]['int8']:+.2f}" for s in ("Set5", "Set14")) + " dB"
 
-    def int8(run: dict) -> str:
-        return " / ".join(f"{run[s]['int8']:.2f}" for s in ("Set5", "Set14"))
-
     return X2_CHOICE.format(
-        plain_qat=int8(runs["k5-16-qat"]),
-        sesr_qat=int8(k5_16),
-        quality=int8(quality),
+        plain_qat=int8_psnr(runs["k5-16-qat"]),
+        sesr_qat=int8_psnr(k5_16),
+        quality=int8_psnr(quality),
         quality_gain=diff(quality, old),
         quality_vs_standard=diff(quality, k5_16),
         quality_ms=quality["int8_ms_320x240"] / k5_16["int8_ms_320x240"],

@@ -10,9 +10,9 @@ time the int8 models on one 320×240 LR frame with 2 threads (30 rounds), interl
 all are measured side by side in the same run. `--shipped` measures the shipped tiers of that
 scale with them (their .keras and int8 files as shipped) and, where the study keeps one in
 benchmarks/checkpoints/<study>/earlier-default/, the model that shipped when the study began
-(issue 12's reference, converted all-int8 as it shipped then). A run still training is measured at
-its best checkpoint so far and marked (`training`); delete its best_int8.tflite to measure it
-again.
+(issue 12's reference, converted all-int8 as it shipped then). A run still training is
+measured at its best checkpoint so far and marked (`training`); delete its best_int8.tflite to
+measure it again.
 Writes benchmarks/results/study_<study>.json, which `benchmarks/report.py` turns into tables and
 plots.
 """
@@ -59,21 +59,25 @@ def time_models(paths: dict[str, Path], rounds: int = 10, invokes: int = 5) -> d
     return {name: round(float(np.median(s)), 2) for name, s in samples.items()}
 
 
+def all_int8(keras_path: Path, int8: Path) -> Path:
+    """`int8`, converted from `keras_path` (all-int8, default options) unless it exists."""
+    if not int8.exists():
+        convert(keras_path, int8, training_folder(), ConvertOptions(precision="int8"))
+    return int8
+
+
 def candidates(study: str, scale: int, shipped: bool) -> dict[str, tuple[Path, Path, Path]]:
     """name → (float .keras, int8 .tflite, card), converting the study runs that have no int8
     yet."""
     found = {}
     for keras_path in sorted((ROOT / "runs" / "study" / study).glob("*/best.keras")):
-        int8 = keras_path.with_name("best_int8.tflite")
-        if not int8.exists():
-            convert(keras_path, int8, training_folder(), ConvertOptions(precision="int8"))
+        int8 = all_int8(keras_path, keras_path.with_name("best_int8.tflite"))
         found[keras_path.parent.name] = (keras_path, int8, keras_path.with_name("card.json"))
     if shipped:
         earlier = ROOT / "benchmarks" / "checkpoints" / study / "earlier-default"
         if (earlier / "best.keras").exists():
-            int8 = ROOT / "runs" / "baselines" / study / "earlier-default_int8.tflite"
-            if not int8.exists():
-                convert(earlier / "best.keras", int8, training_folder(), ConvertOptions("int8"))
+            baseline = ROOT / "runs" / "baselines" / study / "earlier-default_int8.tflite"
+            int8 = all_int8(earlier / "best.keras", baseline)
             found[EARLIER_DEFAULT] = (earlier / "best.keras", int8, earlier / "card.json")
         for tier in TIERS:
             int8 = default_model_path(scale, tier)

@@ -8,9 +8,9 @@ quantization — exactly [0, 1] at scale 1/255 — makes the ADD's own int8 satu
 the final QUANTIZE into uint8 an exact shift. That also removes a rounding: calibration gave the
 ADD a wider range (a step of ~1.1 Y levels) that was then requantized to 1/255; the folded graph
 rounds once, on the output grid (+0.10 dB on Set5 ×2, docs/convert.md). Float output (a graph
-with float layers, `benchmarks/float_first_layer.py`) folds the same way: the final DEQUANTIZE of
-the [0, 1] grid is exact. With int8 output there is no final conversion to rely on and the graph
-is left alone.
+with float layers, `--float-conv1`: `convert_int8_float_conv1`) folds the same way: the final
+DEQUANTIZE of the [0, 1] grid is exact. With int8 output there is no final conversion to rely on
+and the graph is left alone.
 """
 
 from __future__ import annotations
