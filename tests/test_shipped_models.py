@@ -18,7 +18,7 @@ SCALES = (2, 3, 4)
 # broken conversion loses several dB.
 MAX_INT8_DROP = {"tiny": 0.5, "standard": 0.3, "quality": 0.3}
 # Tiers whose first layer (one input channel: a tenth of the int8 kernels' rate on the AVX2
-# machine) ships in float: 12-13 % faster there, nothing for tiny's 3×3 1→8 (docs/convert.md)
+# machine) ships in float: 13-16 % faster there; 0-4 % for tiny's 3×3 1→8 (docs/benchmarks.md)
 FLOAT_CONV1_TIERS = {"standard", "quality"}
 
 
