@@ -1,4 +1,4 @@
-"""Is the int8 model faster end to end with its first layer left in float? (issue 12's lever)
+"""Is the int8 model faster end to end with its first layer left in float?
 
     python benchmarks/float_first_layer.py
 

@@ -64,8 +64,9 @@ earlier tiny was `k3-10`, hardly faster than standard here; `k3-8` (`3:8×6`) re
 study below)."""
 
 FLOAT_CONV1 = """**The first layer in float.** With one input channel, the first convolution runs
-at a tenth of the others' int8 MAC rate here (issue 12's profile). `python
-benchmarks/float_first_layer.py` converts each shipped ×2 `.keras` with the same calibration:
+at a tenth of the others' int8 MAC rate here (the per-layer profile,
+`benchmarks/profile_layers.py`). `python benchmarks/float_first_layer.py` converts each
+shipped ×2 `.keras` with the same calibration:
 TF's full-int8 graph; the same with conv1 left in float (TF's QuantizationDebugger, conv1
 denylisted; the graph then takes and returns float32); and each with the converter's int8
 edits, which is what `python -m convert.tflite --int8` and `--int8 --float-conv1` write. All
@@ -86,7 +87,7 @@ output pixel onto a step of 1.5 Y levels. The converter now puts it on the sigmo
 pairs (×2 quality −0.02). A simulation of each int8 rounding alone on the ×2 standard network
 puts what is left mostly in the pre-tanh ranges, then the tanh outputs' 1/128 grid; moving any one
 calibrated range by ±15–30 % changes Set5 by at most 0.03 dB."""
-X2_STUDY = """Issue 12's study: the same recipe for every run — T91 + BSD200 with `--multiscale`
+X2_STUDY = """The ×2 study: the same recipe for every run — T91 + BSD200 with `--multiscale`
 (each HR image also at ×0.9 … ×0.6, 1,259 images), 16 48×48 LR patches a step, MSE, Adam from
 1e-3 with cosine decay, 40 epochs of 1,000 steps, the best checkpoint by validation PSNR; each
 convolution trained as SESR's collapsible linear block (`-sesr`, `--reparam sesr`, collapsed in
@@ -140,7 +141,7 @@ distillation from a network 4× the MACs and 0.3 dB better included — so the r
 on 48×48 patches without a teacher. Not
 measured: those levers over a whole 40,000-step run, a plain twin of `k3-10`, and candidates
 between 14 k and 50 k MAC other than `seed-skip`. Nor does any network reach the
-issue's PSNR goals: T91 + BSD200 is what we have, not DIV2K."""
+PSNR goals set at SESR/ECBSR paper level: T91 + BSD200 is what we have, not DIV2K."""
 CHOICE = """**The choice.** The identity path is what makes this network work at all at a small
 budget: the same layers without it (`seed`) are still below bicubic after 6,000 steps and lose
 more in int8. Below the camera budget of 25 k MAC per LR pixel, the four candidates with the path
@@ -327,7 +328,7 @@ def tiers_table(reps: dict) -> list[str]:
     return lines
 
 
-# Published ×2 anchors of the issue (Set5, Set14, MAC per LR pixel), for the study's plot.
+# Published ×2 anchors (Set5, Set14, MAC per LR pixel), for the study's plot.
 ANCHORS = {"SESR-M5 (paper)": (37.39, 32.84, 13_500), "ECBSR-M4C16 (paper)": (37.33, None, 9_900)}
 
 
@@ -452,7 +453,7 @@ def reparam_table(runs: tuple[str, ...], epochs=(5, 10, 15, 20, 30, 40)) -> list
     return lines
 
 
-X2_GOALS = {  # issue 12: tier → (MAC budget at ×2, Set5, Set14) for int8
+X2_GOALS = {  # the study's goals: tier → (MAC budget at ×2, Set5, Set14) for int8
     "tiny": (6_000, 36.6, 32.3),
     "standard": (14_000, 37.4, 32.9),
     "quality": (50_000, 37.6, 33.0),
@@ -465,7 +466,7 @@ def int8_psnr(run: dict) -> str:
 
 
 def study_goals(study: dict) -> list[str]:
-    """Issue 12's goals against the study's best int8 run within each budget, and its required
+    """The study's goals against the study's best int8 run within each budget, and its required
     check: a standard-budget run (above tiny's budget) beating the earlier default (the ×2 model
     shipped when the study began, all-int8) on both sets at ≤ 60 % of its MACs and ≤ 70 % of its
     int8 ms, timed in the same run."""
@@ -708,8 +709,8 @@ def main() -> int:
         float_conv1_verdict(float_conv1),
         "",
         f"The {DEFAULT_TIER} tier stage by stage (`espcn-edge bench --size 320x240`, load "
-        f"average {speed_['stages']['load_average']}); the camera path before and after issue 13 "
-        "and interpreter threads: [device](device.md#measured-here).",
+        f"average {speed_['stages']['load_average']}); the camera path before and after its 4:2:0 "
+        "chroma work and interpreter threads: [device](device.md#measured-here).",
         "",
         *speed_table(speed_["stages"]),
         "",

@@ -10,7 +10,7 @@ time the int8 models on one 320×240 LR frame with 2 threads (30 rounds), interl
 all are measured side by side in the same run. `--shipped` measures the shipped tiers of that
 scale with them (their .keras and int8 files as shipped) and, where the study keeps one in
 benchmarks/checkpoints/<study>/earlier-default/, the model that shipped when the study began
-(issue 12's reference, converted all-int8 as it shipped then). A run still training is
+(the study's fixed reference, converted all-int8 as it shipped then). A run still training is
 measured at its best checkpoint so far and marked (`training`); delete its best_int8.tflite to
 measure it again.
 Writes benchmarks/results/study_<study>.json, which `benchmarks/report.py` turns into tables and
