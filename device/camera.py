@@ -28,6 +28,7 @@ from .engine import (
 )
 from .pipeline import Pipeline
 from .sinks import RecordSink, Sink, ViewSink, WindowSink, parse_address
+from .sinks.guard import Guard, make_guard
 from .sources import SPECS_HELP, open_source
 from .stats import Stats
 
@@ -62,6 +63,7 @@ def run(
     size: tuple[int, int] | None = None,
     engine: EngineOptions = DEFAULT_ENGINE,
     view: str | None = None,
+    guard: Guard | None = None,
     compare: bool = False,
     window: bool = False,
     record: Path | None = None,
@@ -69,7 +71,11 @@ def run(
     fps: float | None = None,
 ) -> Stats:
     """Stream until `frames` frames, the source's end, Ctrl-C or SIGTERM; returns the stats.
-    `engine.tier` "auto": the best tier that holds `fps` here (device/autotier.py)."""
+    `engine.tier` "auto": the best tier that holds `fps` here (device/autotier.py);
+    `guard`: the view's password and TLS (default: open, plain HTTP, loopback only)."""
+    address = parse_address(view) if view else None
+    if address and guard is None:
+        guard = make_guard(address[0])  # refuses a network address
     src = open_source(source, size, fps)
     if engine.tier == "auto" and engine.model is None:
         if not fps:
@@ -92,8 +98,8 @@ def run(
         "source": src.name,
     }
     sinks: list[Sink] = []
-    if view:
-        sinks.append(ViewSink(parse_address(view), stats, upscaler.scale, compare))
+    if address:
+        sinks.append(ViewSink(address, stats, upscaler.scale, compare, guard))
     if window:
         sinks.append(WindowSink(compare))
     if record:
@@ -141,6 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="serve a browser live view (0.0.0.0:PORT to allow other machines)",
     )
+    out.add_argument(
+        "--view-auth",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="ask the view's visitors for a password from FILE (see `espcn-edge passwd`); "
+        "needed to --view a non-loopback address",
+    )
+    out.add_argument(
+        "--view-insecure",
+        action="store_true",
+        help="serve a non-loopback --view without a password, to anyone who can reach it",
+    )
+    out.add_argument("--tls-cert", type=Path, default=None, metavar="FILE",
+                     help="serve the view over HTTPS with this PEM certificate")  # fmt: skip
+    out.add_argument("--tls-key", type=Path, default=None, metavar="FILE",
+                     help="the certificate's PEM private key")  # fmt: skip
     out.add_argument("--compare", action="store_true", help="show bicubic | ESPCN side by side")
     out.add_argument("--window", action="store_true", help="show an OpenCV window")
     out.add_argument(
@@ -166,6 +189,15 @@ def main(argv: list[str] | None = None) -> int:
         size=args.size,
         engine=dataclasses.replace(EngineOptions.from_args(args), tier=tier),
         view=args.view,
+        guard=make_guard(
+            parse_address(args.view)[0],
+            args.view_auth,
+            args.view_insecure,
+            args.tls_cert,
+            args.tls_key,
+        )
+        if args.view
+        else None,
         compare=args.compare,
         window=args.window,
         record=args.record,

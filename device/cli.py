@@ -24,6 +24,7 @@ COMMANDS = {
     "upscale": ("device.upscale", "upscale image or video files"),
     "bench": ("device.bench", "per-stage timing and the ratio to OpenCV's ESPCN"),
     "demo": ("device.demo", "run the whole pipeline on built-in frames, no camera needed"),
+    "passwd": ("device.passwd", "add or change a live-view user in a --view-auth file"),
 }
 
 

@@ -168,9 +168,9 @@ def test_slow_and_vanished_clients_never_stall_the_pipeline(live_view):
     host, port, pipeline = live_view
     stuck = socket.create_connection((host, port))
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    stuck.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")  # ... and never reads
+    stuck.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")  # ... and never reads
     gone = socket.create_connection((host, port))
-    gone.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+    gone.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
     gone.recv(100)
     gone.close()  # vanishes mid-stream
     before = pipeline.stats.frames

@@ -43,13 +43,13 @@ class Camera:
     The tier is pinned: `--fps` alone would let tier auto pick a different model for the probe
     (twice the rate) than for the camera, and the paced rate would no longer be the camera's."""
 
-    def __init__(self, view_arg: str, log_path: Path, fps: float = FPS):
+    def __init__(self, view_arg: str, log_path: Path, fps: float = FPS, extra: tuple = ()):
         self.log_path, self.fps = log_path, fps
         with log_path.open("w") as log_file:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "device.cli", "camera", "--source", "demo"]
                 + ["--fps", str(fps), "--tier", "standard", "--size", "320x240"]
-                + ["--view", view_arg],
+                + ["--view", view_arg, *extra],
                 cwd=ROOT,
                 env=dict(os.environ, PYTHONPATH=str(ROOT)),
                 stdout=subprocess.PIPE,
@@ -125,7 +125,7 @@ def open_stream(port: int, rcvbuf: int | None = None) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.settimeout(5)
     sock.connect(("127.0.0.1", port))
-    sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(1)  # byte by byte, so no frame data is read with them
@@ -211,7 +211,21 @@ def test_binds_localhost_unless_told_otherwise(camera, tmp_path):
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((lan, camera.port), timeout=5).close()
 
-    everywhere = Camera("0.0.0.0:0", tmp_path / "camera.log", fps=camera.fps)
+    refused = subprocess.run(
+        [sys.executable, "-m", "device.cli", "camera", "--source", "demo", "--view", "0.0.0.0:0"],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2, refused.stderr
+    [line] = refused.stderr.splitlines()
+    assert "espcn-edge passwd" in line and "--view-auth" in line and "--view-insecure" in line
+
+    everywhere = Camera(
+        "0.0.0.0:0", tmp_path / "camera.log", fps=camera.fps, extra=("--view-insecure",)
+    )
     try:
         assert listening_on(everywhere.port) == ["0.0.0.0"]
         if lan:
@@ -255,10 +269,11 @@ TARGETS = [
     "*",
 ]
 RAW = [
-    *(f"GET {t} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for t in TARGETS),
-    *(f"{m} /etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n".encode() for m in ("POST", "PUT", "DELETE")),
-    *(f"{m} / HTTP/1.1\r\nHost: x\r\n\r\n".encode() for m in ("HEAD", "OPTIONS", "TRACE")),
-    b"POST /stats.json HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    *(f"GET {t} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode() for t in TARGETS),
+    *(f"{m} /etc/passwd HTTP/1.1\r\nHost: localhost\r\n\r\n".encode() for m in ("POST", "PUT")),
+    b"DELETE /etc/passwd HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    *(f"{m} / HTTP/1.1\r\nHost: localhost\r\n\r\n".encode() for m in ("HEAD", "OPTIONS", "TRACE")),
+    b"POST /stats.json HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello",
     b"CONNECT 127.0.0.1:22 HTTP/1.1\r\n\r\n",
     b"GET /etc/passwd\r\n\r\n",  # no version
     b"GET /etc/passwd HTTP/2.0\r\n\r\n",
@@ -380,7 +395,7 @@ class Load:
         """A tab closed mid-frame, or a crashed one (RST), then opened again."""
         while not self.stop.is_set():
             sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-            sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
             want = 0 if rng.random() < 0.2 else rng.randrange(1, 300_000)  # bytes, then gone
             got = 0
             while got < want and (chunk := sock.recv(min(65536, want - got))):

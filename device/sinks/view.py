@@ -9,6 +9,9 @@ newest frame when it is ready for one, so a slow client skips frames and a vanis
 own thread (noticed between frames too, so a low frame rate does not keep its slot).
 Bounded under load: at most MAX_CLIENTS connections at once (a 503 beyond), each holding at most
 one frame, and a client that stalls a read or a write for CLIENT_TIMEOUT seconds is dropped.
+Guarded (guard.py): a loopback view answers only its own Host names; with a password every
+route asks for it, a wrong one answered late (auth.py); with TLS the handshake is made by the
+client's own thread, so a client that never finishes it holds only its own slot.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import logging
 import select
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -28,6 +32,8 @@ from urllib.parse import urlsplit
 from ..frames import Result
 from ..stats import Stats
 from . import page
+from .auth import REALM, Throttle
+from .guard import SECURITY_HEADERS, Guard, allowed_hosts, is_loopback
 from .jpeg import encode_planes, view_planes
 from .sink import Sink, SinkError
 
@@ -38,7 +44,8 @@ CLIENT_TIMEOUT = 10.0  # seconds a client may stall a request or a frame before 
 MAX_CLIENTS = 64  # connections served at once, one thread each; more get a 503
 BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-    b"Content-Length: 5\r\nRetry-After: 1\r\nConnection: close\r\n\r\nbusy\n"
+    b"Content-Length: 5\r\nRetry-After: 1\r\nX-Content-Type-Options: nosniff\r\n"
+    b"Connection: close\r\n\r\nbusy\n"
 )
 
 
@@ -94,7 +101,19 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # route the access log to logging, not stderr
         log.debug("%s " + fmt, self.address_string(), *args)
 
+    def setup(self):
+        super().setup()  # sets the timeout, so a stalled handshake is dropped like a read
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
+
+    def end_headers(self):
+        for name, value in SECURITY_HEADERS.items():
+            self.send_header(name, value)
+        super().end_headers()
+
     def do_GET(self):
+        if not self._admitted():
+            return
         path = urlsplit(self.path).path
         if path in ("/", "/index.html"):
             self._send(HTTPStatus.OK, "text/html; charset=utf-8", self.server.page)
@@ -107,10 +126,36 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"not found\n")
 
     def do_HEAD(self):
-        self._send(HTTPStatus.METHOD_NOT_ALLOWED, "text/plain", b"")
+        if self._admitted():
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, "text/plain", b"")
 
-    def _send(self, status, ctype: str, body: bytes) -> None:
+    def _admitted(self) -> bool:
+        """Whether to serve this request; if not, it has been answered (421, 401) or dropped."""
+        server = self.server
+        if server.hosts is not None and self.headers.get("Host", "").lower() not in server.hosts:
+            self._send(HTTPStatus.MISDIRECTED_REQUEST, "text/plain", b"unknown Host\n")
+            return False
+        credentials = server.guard.credentials
+        if credentials is None:
+            return True
+        header, address = self.headers.get("Authorization"), self.client_address[0]
+        if credentials.check(header):
+            server.throttle.forgive(address)
+            return True
+        if header is not None:  # a guess, not a first visit: answered late
+            wait = server.throttle.failed(address)
+            if wait > CLIENT_TIMEOUT:  # guessing in parallel: no answer at all
+                self.close_connection = True
+                return False
+            time.sleep(wait)  # this client's thread only
+        challenge = {"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'}
+        self._send(HTTPStatus.UNAUTHORIZED, "text/plain", b"password needed\n", challenge)
+        return False
+
+    def _send(self, status, ctype: str, body: bytes, headers: dict | None = None) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
@@ -147,7 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
         the next write, which would tell, may be seconds away, and the slot is held till then."""
         readable, _, _ = select.select([self.connection], [], [], 0)
         try:
-            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+            # under TLS too: a peek at the TCP bytes (an SSLSocket's own recv takes no flags)
+            return bool(readable) and socket.socket.recv(self.connection, 1, socket.MSG_PEEK) == b""
         except OSError:  # reset
             return True
 
@@ -157,17 +203,21 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = MAX_CLIENTS  # listen backlog: a burst of connects is not refused
 
-    def __init__(self, address, hub: FrameHub, stats: Stats, page_html: bytes):
-        self.hub, self.stats, self.page = hub, stats, page_html
+    def __init__(self, address, hub: FrameHub, stats: Stats, page_html: bytes, guard: Guard):
+        self.hub, self.stats, self.page, self.guard = hub, stats, page_html, guard
         self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self.throttle = Throttle()
         super().__init__(address, _Handler)
+        host, port = self.server_address[:2]
+        self.hosts = allowed_hosts(host, port) if is_loopback(host) else None
 
     def process_request(self, request, client_address):
         """One thread per connection while a slot is free; beyond MAX_CLIENTS, a 503 from the
         accepting thread (a small write to a fresh socket, so it cannot block) and close."""
         if not self.slots.acquire(blocking=False):
-            with contextlib.suppress(OSError):
-                request.send(BUSY)
+            if self.guard.tls is None:  # a TLS client could not read it
+                with contextlib.suppress(OSError):
+                    request.send(BUSY)
             self.shutdown_request(request)
             return
         try:
@@ -178,6 +228,10 @@ class _Server(ThreadingHTTPServer):
 
     def process_request_thread(self, request, client_address):
         try:
+            if self.guard.tls is not None:  # the handshake itself: in the handler's setup()
+                request = self.guard.tls.wrap_socket(
+                    request, server_side=True, do_handshake_on_connect=False
+                )
             super().process_request_thread(request, client_address)
         finally:
             self.slots.release()
@@ -196,9 +250,15 @@ class ViewSink(Sink):
     """Serves the live view on `address` (host, port); port 0 picks a free one (see `url`)."""
 
     def __init__(
-        self, address: tuple[str, int], stats: Stats, scale: int = 2, compare: bool = False
+        self,
+        address: tuple[str, int],
+        stats: Stats,
+        scale: int = 2,
+        compare: bool = False,
+        guard: Guard | None = None,
     ):
         self.address = address
+        self.guard = guard or Guard()  # open, plain HTTP
         self.stats = stats
         self.scale = scale
         self.compare = compare
@@ -209,12 +269,16 @@ class ViewSink(Sink):
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2] if self._server else self.address
-        return f"http://{host}:{port}/"
+        return f"{'https' if self.guard.tls else 'http'}://{host}:{port}/"
 
     def start(self) -> None:
         try:
             self._server = _Server(
-                self.address, self.hub, self.stats, page.render(self.scale, self.compare)
+                self.address,
+                self.hub,
+                self.stats,
+                page.render(self.scale, self.compare),
+                self.guard,
             )
         except OSError as e:
             raise SinkError(
