@@ -32,13 +32,13 @@ def tiny(tmp_path_factory):
     return tiny_model.session_model(tmp_path_factory)
 
 
-def start_view(model, compare: bool, source=None):
-    """A running source (default: demo) → tiny model → ViewSink pipeline on a free port;
-    yields (host, port, pipeline)."""
+def start_view(model, compare: bool, source=None, guard=None):
+    """A running source (default: demo) → tiny model → ViewSink pipeline on a free port, open
+    or behind `guard`; yields (host, port, pipeline)."""
     stats = Stats()
     upscaler = Upscaler(model, scale=2, num_threads=1)
     stats.info = {"backend": upscaler.backend}
-    view = ViewSink(("127.0.0.1", 0), stats, scale=2, compare=compare)
+    view = ViewSink(("127.0.0.1", 0), stats, scale=2, compare=compare, guard=guard)
     source = source or DemoSource(LR, fps=20)
     pipeline = Pipeline(source, upscaler.upscale_y, [view], stats=stats, scale=upscaler.scale)
     runner = threading.Thread(target=pipeline.run, daemon=True)
