@@ -1,14 +1,17 @@
 """Shared by the benchmark scripts: ../shared beside the project, the training folder, whether a
-run is finished, the benchmark sets' PSNR of one model."""
+run is finished, a run's committed state, the benchmark sets' PSNR of one model."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 BENCHMARK_SETS = {name: SHARED / "data" / "benchmark" / name for name in ("Set5", "Set14")}
 PEERS = SHARED / "peers" / "opencv_dnn_superres"
+SNAPSHOTS = ROOT / "benchmarks" / "checkpoints"  # long runs' small state, committed
+STATE = ("backup", "best.keras", "last.keras", "card.json", "history.csv")
 
 
 def training_folder() -> Path:
@@ -26,6 +29,24 @@ def training_folder() -> Path:
 def finished(run: Path) -> bool:
     """Whether a train.fit run folder holds a run trained to its end (no resume state left)."""
     return (run / "last.keras").exists() and not (run / "backup").exists()
+
+
+def copy_state(src: Path, dst: Path) -> None:
+    """The files a run resumes from, `src` → `dst` (replacing what `dst` had)."""
+    shutil.rmtree(dst, ignore_errors=True)
+    dst.mkdir(parents=True)
+    for name in STATE:
+        if (src / name).is_dir():
+            shutil.copytree(src / name, dst / name)
+        elif (src / name).exists():
+            shutil.copy2(src / name, dst / name)
+
+
+def restore(run: Path, snapshot: Path) -> None:
+    """A run missing from runs/ (a new work tree) is restored from its committed snapshot."""
+    if not run.exists() and snapshot.is_dir():
+        copy_state(snapshot, run)
+        print(f"{run.name}: restored from {snapshot}")
 
 
 def benchmark_psnr(model: Path, scale: int) -> dict[str, float]:

@@ -15,28 +15,13 @@ is restored from there before it resumes.
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-from common import ROOT, finished, training_folder
+from common import ROOT, SNAPSHOTS, copy_state, finished, restore, training_folder
 
 STUDY_SPECS = ["k3-16", "k5-16", "k3-24-16", "seed-skip", "seed", "k3-32", "k5-48-24", "k5-64-32"]
 EPOCHS = 12
-SNAPSHOTS = ROOT / "benchmarks" / "checkpoints"
-STATE = ("backup", "best.keras", "last.keras", "card.json", "history.csv")
-
-
-def copy_state(src: Path, dst: Path) -> None:
-    """The files a run resumes from, `src` → `dst` (replacing what `dst` had)."""
-    shutil.rmtree(dst, ignore_errors=True)
-    dst.mkdir(parents=True)
-    for name in STATE:
-        if (src / name).is_dir():
-            shutil.copytree(src / name, dst / name)
-        elif (src / name).exists():
-            shutil.copy2(src / name, dst / name)
 
 
 def main() -> int:
@@ -62,9 +47,7 @@ def main() -> int:
                 copy_state(out, snapshot)
                 print(f"{name}: state copied to {snapshot}")
             continue
-        if not out.exists() and snapshot.is_dir():
-            copy_state(snapshot, out)
-            print(f"{name}: restored from {snapshot}")
+        restore(out, snapshot)
         if finished(out):
             print(f"{name}: done, skipping")
             continue

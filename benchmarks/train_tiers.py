@@ -12,7 +12,14 @@ epochs do not change them; standard's copy was taken after 25,000 steps, while t
 still training), then `--steps` steps of the study's recipe (SESR blocks, multi-scale HR copies,
 T91 + BSD200) with conv1–conv6 started from it (`--init-from`; conv7 has r² filters, so it starts
 afresh), then `--qat-steps` of quantization-aware fine-tuning at `--lr 5e-4` into
-runs/tiers/x{r}-<spec>-qat/. Resumable: run the same command again. A tier whose study run is
+runs/tiers/x{r}-<spec>-qat/. Resumable: run the same command again. Runs outlive a session the
+way the study's do: `--snapshot` copies runs/tiers/*'s small state to
+benchmarks/checkpoints/tiers/ (committed), and a run (or the ×2 study run it starts from) missing
+from runs/ is restored from there first. ×3/×4 at the ×2 study's budget:
+
+    python benchmarks/train_tiers.py --tiers standard quality --scales 3 4 --steps 40000 \
+        --qat-steps 4000
+ A tier whose study run is
 still training stops with a message. (The shipped ×3/×4 quality models are still the earlier
 default's network: this script's ×3 fell short of it, docs/benchmarks.md.)
 """
@@ -25,7 +32,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import ROOT, finished, training_folder
+from common import ROOT, SNAPSHOTS, copy_state, finished, restore, training_folder
 
 TIER_SPECS = {"tiny": "k3-8", "standard": "k5-16", "quality": "seed-skip"}
 # ×2 QAT (steps, learning rate) per tier, each the better of the two measured on its network
@@ -37,6 +44,7 @@ TIERS_DIR = ROOT / "runs" / "tiers"
 
 def train(out: Path, args: list[str]) -> None:
     """`python -m train.fit ARGS --out OUT`, resumed if interrupted, skipped if done."""
+    restore(out, SNAPSHOTS / "tiers" / out.name)
     if finished(out):
         print(f"{out.name}: done, skipping")
         return
@@ -49,6 +57,7 @@ def train(out: Path, args: list[str]) -> None:
 def x2_network(spec: str) -> Path:
     """The ×2 float network ×3/×4 start from, copied once from the study run."""
     out = TIERS_DIR / f"x2-{spec}"
+    restore(out, SNAPSHOTS / "tiers" / out.name)
     if not (out / "best.keras").exists():
         study = STUDY / f"{spec}-sesr"
         out.mkdir(parents=True, exist_ok=True)
@@ -69,10 +78,17 @@ def main() -> int:
     p.add_argument("--scales", nargs="+", type=int, choices=(2, 3, 4), default=[2, 3, 4])
     p.add_argument("--steps", type=int, default=3000, help="×3/×4 float training steps")
     p.add_argument("--qat-steps", type=int, default=2000, help="×3/×4 quantization-aware steps")
+    p.add_argument("--snapshot", action="store_true", help="only copy runs/tiers/* state to commit")
     args = p.parse_args()
+    if args.snapshot:
+        for run in sorted(TIERS_DIR.glob("x*")):
+            copy_state(run, SNAPSHOTS / "tiers" / run.name)
+            print(f"{run.name}: state copied to {SNAPSHOTS / 'tiers' / run.name}")
+        return 0
     data = str(training_folder())
     for tier in args.tiers:
         spec = TIER_SPECS[tier]
+        restore(STUDY / f"{spec}-sesr", SNAPSHOTS / STUDY.name / f"{spec}-sesr")
         if not finished(STUDY / f"{spec}-sesr"):
             print(
                 f"{tier}: the study run {STUDY / f'{spec}-sesr'} is not finished; train it first "
