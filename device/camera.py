@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--view",
         metavar="HOST:PORT",
         default=None,
-        help="serve a browser live view (0.0.0.0:PORT to allow other machines)",
+        help="serve a browser live view (0.0.0.0:PORT to allow other machines: needs --view-auth)",
     )
     out.add_argument(
         "--view-auth",
