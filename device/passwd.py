@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from espcn_edge.atomic import write_text
+from espcn_edge.atomic import WriteError, write_text
 
 from .engine import CommandError, command_parser
 from .sinks.auth import hash_password, read_users, valid_user
@@ -33,9 +33,12 @@ def set_password(path: Path, user: str, password: str) -> None:
     """Write `user`'s new hash into `path`, keeping the other users."""
     users = read_users(path) if path.exists() else {}
     users[user] = hash_password(password)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)  # the atomic write keeps an existing file's mode: make it 0600 first
-    os.chmod(path, 0o600)
+    try:  # the atomic write keeps an existing file's mode: make it 0600 first
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        os.chmod(path, 0o600)
+    except OSError as e:
+        raise WriteError(path, e) from e
     write_text(path, "".join(f"{name}:{encoded}\n" for name, encoded in users.items()))
 
 

@@ -99,6 +99,18 @@ def test_passwd_writes_a_0600_file_of_salted_hashes_never_the_password(tmp_path)
     assert not credentials.check(basic("mallory", PASSWORD)["Authorization"])
 
 
+def test_passwd_problems_are_one_line_and_write_nothing(tmp_path):
+    (tmp_path / "file").write_text("")
+    for path, user, password in (
+        (tmp_path / "file" / "view.auth", USER, PASSWORD),  # its folder is a file
+        (tmp_path / "view.auth", "a:b", PASSWORD),
+        (tmp_path / "view.auth", USER, ""),
+    ):
+        done = passwd(path, user, password)
+        assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+        assert not path.exists()
+
+
 @pytest.mark.parametrize("bad", ["", "alice", "alice:plain", "a:pbkdf2_sha256$1$@@$x"])
 def test_a_malformed_auth_file_is_one_line_and_exit_2(tmp_path, bad):
     path = tmp_path / "view.auth"
