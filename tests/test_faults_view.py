@@ -5,12 +5,14 @@ camera's 30 fps where the machine has the headroom, else at half the rate its id
 makes here (measured first), so that the load test always runs and measures the clients, not a
 CPU that is already full. Real sockets play the browsers: 50 MJPEG clients for 60 s (24 steady
 readers, 25 that drop mid-stream and come back, one reading a few bytes a second), raw requests
-that try to reach files, and more connections than the server takes. Figures print with
+that try to reach files, and more connections than the server takes; all of it with the view
+open and again behind a password (`--view-auth`, every client logged in). Figures print with
 `pytest -s`.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -28,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from device.sinks import view
+from device.sinks.auth import hash_password
 
 ROOT = Path(__file__).parents[1]
 FPS = 30  # a camera's rate, the most the view is paced at
@@ -36,6 +39,12 @@ BASELINE_S = 8
 LOAD_S = 60
 READERS, CHURNERS = 24, 25  # + 1 slow reader = 50 clients
 MARK = f"--{view.BOUNDARY}".encode()
+WATCHER, PASSWORD = "watcher", "let me watch"
+# sent by every client here; an open view ignores it
+AUTHORIZATION = "Basic " + base64.b64encode(f"{WATCHER}:{PASSWORD}".encode()).decode()
+STREAM_REQUEST = (
+    f"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\nAuthorization: {AUTHORIZATION}\r\n\r\n"
+).encode()
 
 
 class Camera:
@@ -111,7 +120,7 @@ class Camera:
 def get(port: int, path: str, host: str = "127.0.0.1") -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(host, port, timeout=5)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Authorization": AUTHORIZATION})
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
@@ -125,7 +134,7 @@ def open_stream(port: int, rcvbuf: int | None = None) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.settimeout(5)
     sock.connect(("127.0.0.1", port))
-    sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    sock.sendall(STREAM_REQUEST)
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(1)  # byte by byte, so no frame data is read with them
@@ -168,11 +177,17 @@ def paced_rate(log_path: Path) -> float:
     return min(FPS, max(round(made / 2, 1), 0.5))
 
 
-@pytest.fixture(scope="module")
-def camera(tmp_path_factory):
-    """The camera on the default view host (`--view 0`: 127.0.0.1, a free port)."""
+@pytest.fixture(scope="module", params=["open", "password"])
+def camera(request, tmp_path_factory):
+    """The camera on the default view host (`--view 0`: 127.0.0.1, a free port), open or
+    asking for WATCHER's password."""
     folder = tmp_path_factory.mktemp("view")
-    cam = Camera("0", folder / "camera.log", fps=paced_rate(folder / "probe.log"))
+    extra = ()
+    if request.param == "password":
+        auth = folder / "view.auth"
+        auth.write_text(f"{WATCHER}:{hash_password(PASSWORD)}\n")
+        extra = ("--view-auth", str(auth))
+    cam = Camera("0", folder / "camera.log", fps=paced_rate(folder / "probe.log"), extra=extra)
     yield cam
     if cam.proc.poll() is None:
         cam.stop()
@@ -395,7 +410,7 @@ class Load:
         """A tab closed mid-frame, or a crashed one (RST), then opened again."""
         while not self.stop.is_set():
             sock = socket.create_connection(("127.0.0.1", self.port), timeout=5)
-            sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            sock.sendall(STREAM_REQUEST)
             want = 0 if rng.random() < 0.2 else rng.randrange(1, 300_000)  # bytes, then gone
             got = 0
             while got < want and (chunk := sock.recv(min(65536, want - got))):
