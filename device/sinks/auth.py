@@ -2,8 +2,10 @@
 
 The file holds salted PBKDF2-SHA256 hashes (``pbkdf2_sha256$ITERATIONS$SALT$HASH``, base64),
 never a password. Hashing is slow on purpose, so a right password is hashed once and then known
-by a digest of it (a watcher's page, stream and stats cost nothing more); a wrong one is
-answered only after a delay that doubles per client address (`Throttle`).
+by a digest of it (a watcher's page, stream and stats cost nothing more); a password not seen
+yet is hashed on one thread of the lowest CPU priority, so guessing takes no CPU from the
+pipeline, and a wrong one is answered only after a delay that doubles per client address
+(`Throttle`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import binascii
 import hashlib
 import hmac
 import os
+import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .sink import SinkError
@@ -76,6 +80,13 @@ def _well_formed(encoded: str) -> bool:
         return False
 
 
+def _lowest_priority() -> None:
+    """Nice 19 for the calling thread (Linux keeps a nice value per thread; elsewhere it would
+    be the whole process's, so leave it)."""
+    if sys.platform == "linux":
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
 class Credentials:
     """Checks `Authorization: Basic …` values against the users of an auth file."""
 
@@ -85,6 +96,7 @@ class Credentials:
         self._dummy = hash_password(os.urandom(8).hex(), iterations)  # for unknown users
         self._verified: set[bytes] = set()  # digests of (user, password) pairs already checked
         self._lock = threading.Lock()
+        self._hasher = ThreadPoolExecutor(1, "view-auth", initializer=_lowest_priority)
 
     @classmethod
     def from_file(cls, path: Path) -> Credentials:
@@ -105,7 +117,8 @@ class Credentials:
         with self._lock:
             if key in self._verified:
                 return True
-        ok = _verify(password, self.users.get(user, self._dummy)) and bool(sep)
+        encoded = self.users.get(user, self._dummy)
+        ok = self._hasher.submit(_verify, password, encoded).result() and bool(sep)
         if ok:
             with self._lock:
                 self._verified.add(key)
