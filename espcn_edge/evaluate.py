@@ -143,17 +143,30 @@ def opencv_algorithm(path: Path) -> str:
     return path.stem.split("_")[0].lower()
 
 
+def opencv_scale(path: Path) -> int | None:
+    """The scale in an OpenCV model's file name: ESPCN_x3.pb → 3 (None without one)."""
+    match = re.search(r"_x(\d+)$", path.stem)
+    return int(match[1]) if match else None
+
+
 def opencv_superres(path: Path, scale: int):
-    """OpenCV's dnn_superres running PATH.pb (its algorithm from the file's name); a one-line
-    ValueError otherwise."""
+    """OpenCV's dnn_superres running PATH.pb (its algorithm and scale from the file's name); a
+    one-line ValueError otherwise."""
     try:
         import cv2
 
         sr = cv2.dnn_superres.DnnSuperResImpl_create()
     except (ImportError, AttributeError):
         raise ValueError("OpenCV models need opencv-contrib-python-headless") from None
+    if int(cv2.__version__.split(".")[0]) >= 5:  # its DNN module dropped the TensorFlow importer
+        raise ValueError(
+            f"{path}: OpenCV {cv2.__version__} cannot read TensorFlow .pb models; "
+            "pip install 'opencv-contrib-python-headless<5'"
+        )
     if not path.is_file():
         raise ValueError(f"{path}: OpenCV model not found")
+    if opencv_scale(path) not in (None, scale):
+        raise ValueError(f"{path}: an ×{opencv_scale(path)} model, not ×{scale}; match --scale")
     try:
         sr.readModel(str(path))
         sr.setModel(opencv_algorithm(path), scale)

@@ -117,3 +117,37 @@ def test_a_plain_folder_records_that_lr_was_made_from_hr(tmp_path):
     out = tmp_path / "eval.json"
     assert main(["--model", "bicubic", "--data", str(folder), "--json", str(out)]) == 0
     assert "made from HR" in json.loads(out.read_text())["lr_source"]
+
+
+@pytest.fixture
+def opencv_5(monkeypatch):
+    """OpenCV as a user with OpenCV 5 has it: the version is what the code reads."""
+    pytest.importorskip("cv2.dnn_superres")
+    import cv2
+
+    monkeypatch.setattr(cv2, "__version__", "5.1.0")
+
+
+def test_opencv_5_is_one_line_saying_how_to_get_one_that_reads_the_models(opencv_5, capsys):
+    from device.cli import main as cli
+
+    pb = PEERS / "ESPCN_x2.pb"
+    assert main(["--data", str(SET5), "--model", f"opencv:{pb}"]) == 2
+    assert cli(["bench", "--size", "48x32", "--frames", "1", "--vs-opencv", str(pb)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2, lines
+    for line in lines:
+        assert "OpenCV 5.1.0 cannot read TensorFlow .pb models" in line
+        assert "pip install 'opencv-contrib-python-headless<5'" in line
+
+
+def test_an_opencv_model_of_another_scale_is_one_line(capsys):
+    pytest.importorskip("cv2.dnn_superres")
+    from device.cli import main as cli
+
+    pb = PEERS / "ESPCN_x3.pb"
+    assert main(["--data", str(SET5), "--scale", "4", "--model", f"opencv:{pb}"]) == 2
+    assert cli(["bench", "--size", "48x32", "--frames", "1", "--vs-opencv", str(pb)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == ["espcn-edge eval", "espcn-edge bench"]
+    assert "an ×3 model, not ×4" in lines[0] and "an ×3 model, not ×2" in lines[1]
