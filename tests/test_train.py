@@ -318,7 +318,13 @@ def test_a_finished_run_is_kept_unless_overwrite_is_asked_for(tmp_path, capsys):
     assert len(lines) == 1 and "holds a finished run" in lines[0] and "--overwrite" in lines[0]
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
 
-    claim_out(FitConfig(out=out, resume=True))  # --resume is let through, touching nothing
+    # --resume of a finished run would retrain from scratch over it: refused, touching nothing
+    assert main(["--out", str(out), "--resume", "--epochs", "1", "--steps-per-epoch", "1"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "finished run, nothing to resume" in lines[0]
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    (out / "backup").mkdir()  # an unfinished run: --resume is let through
+    claim_out(FitConfig(out=out, resume=True))
     assert (out / "best.keras").exists()
     claim_out(FitConfig(out=out, overwrite=True))
     assert [p.name for p in out.iterdir()] == ["notes.txt"]

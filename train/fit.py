@@ -134,9 +134,9 @@ RUN_FILES = ("best.keras", "last.keras", "card.json", "history.csv", "logs", "ba
 
 
 def claim_out(cfg: FitConfig) -> None:
-    """Refuse an --out that holds a run (finished or not) unless --resume or --overwrite:
-    a new run would silently replace its best.keras, even with a worse model. --overwrite
-    removes that run's files first, so nothing of it is mixed into the new one."""
+    """Refuse an --out that holds a run (finished or not) unless --resume (an unfinished one) or
+    --overwrite: a new run would silently replace its best.keras, even with a worse model.
+    --overwrite removes that run's files first, so nothing of it is mixed into the new one."""
     backup = cfg.out / "backup"
     finished = (cfg.out / "best.keras").exists() or (cfg.out / "card.json").exists()
     if cfg.overwrite:
@@ -146,8 +146,13 @@ def claim_out(cfg: FitConfig) -> None:
                 shutil.rmtree(path)
             else:
                 path.unlink(missing_ok=True)
-    elif cfg.resume:
+    elif cfg.resume and backup.exists():
         return
+    elif cfg.resume and finished:
+        raise FitError(
+            f"{cfg.out} holds a finished run, nothing to resume ({cfg.out / 'best.keras'} is "
+            "kept): train it further with --init-from, or --overwrite to start afresh"
+        )
     elif backup.exists():
         raise FitError(
             f"{cfg.out} holds an unfinished run: add --resume to continue it, --overwrite to "
