@@ -7,7 +7,9 @@
 
 With two or more paths the last one is the output (a file for one input file, else a folder);
 with -o/--output every path is an input. A file this command writes is never read as an input
-(a rerun does the same thing again), and an existing output is replaced only with --overwrite.
+(a rerun does the same thing again), and an existing output is replaced only with --overwrite —
+never an existing image or video in the last place of several paths (`upscale *.jpg`): that
+output must be named with -o.
 Photos come out upright with their EXIF and colour profile; alpha and greyscale are kept.
 Large images are run in tiles, in bounded memory, with the same result as whole. Videos become
 H.264 (MP4, or MOV/MKV by name) frame by frame, each frame at its source timestamp, the audio
@@ -50,6 +52,7 @@ DEEP_NOTE = (
     "(the model works on 8 bits)"
 )
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm"}
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 WRITABLE_VIDEO = set(CONTAINERS)  # others (.avi, .webm, .m4v) are written as .mp4
 
 
@@ -69,9 +72,7 @@ def _media(folder: Path) -> list[Path]:
     return sorted(
         p
         for p in folder.iterdir()
-        if p.is_file()
-        and not p.name.startswith(".")
-        and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in MEDIA_SUFFIXES
     )
 
 
@@ -93,10 +94,21 @@ def plan(paths: list[Path], output: Path | None, scale: int, overwrite: bool = F
     """
     if output is None and len(paths) >= 2:
         paths, output = paths[:-1], paths[-1]
+        if output.is_file() and output.suffix.lower() in MEDIA_SUFFIXES:  # `upscale *.jpg`
+            raise CommandError(
+                f"{output}: the last path is the output, and this one is an existing image or "
+                "video; name the output with -o (even with --overwrite, inputs are never replaced)"
+            )
     for path in paths:
         if not path.exists():
             raise CommandError(f"{path}: no such file or folder")
     single_file = len(paths) == 1 and paths[0].is_file()
+    if output is not None and not single_file and not output.is_dir():
+        if output.suffix.lower() in MEDIA_SUFFIXES and not output.exists():
+            raise CommandError(
+                f"{output}: several inputs or a folder need an output folder, not a file name; "
+                "name a folder with -o"
+            )
     if output is not None and output.is_file() and not single_file:
         raise CommandError(
             f"{output}: is a file, but the output of a folder or of several inputs is a "

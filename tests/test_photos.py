@@ -190,16 +190,41 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def test_rerun_in_out_refuses_without_overwrite_and_writes_nothing(tiny, tmp_path, rgb, capsys):
     src = _png(tmp_path / "photo.png", rgb)
-    argv = ["upscale", str(src), str(tmp_path / "photo_x2.png"), "--model", str(tiny)]
+    argv = ["upscale", str(src), "-o", str(tmp_path / "photo_x2.png"), "--model", str(tiny)]
     assert cli(argv) == 0
     first = _files(tmp_path)
     capsys.readouterr()
-    assert cli(argv) == 2  # photo_x2.png is the output again, not a second input
+    assert cli(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "photo_x2.png: already exists" in err[0] and "--overwrite" in err[0]
     assert _files(tmp_path) == first  # no photo_x2_x2.png, nothing touched
     assert cli([*argv, "--overwrite"]) == 0
     assert _files(tmp_path).keys() == first.keys()
+
+
+def test_an_existing_photo_is_never_the_output_of_the_two_path_form(tiny, tmp_path, rgb, capsys):
+    """`upscale *.jpg --overwrite` in a folder of two photos is `upscale a.png b.png
+    --overwrite`: b.png, a photo of the user's, would be replaced by a's upscale."""
+    for name in ("a.png", "b.png"):
+        _png(tmp_path / name, rgb)
+    before = _files(tmp_path)
+    for extra in ([], ["--overwrite"]):
+        argv = ["upscale", str(tmp_path / "a.png"), str(tmp_path / "b.png"), *extra]
+        assert cli([*argv, "--model", str(tiny)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "b.png: the last path is the output" in err[0] and "-o" in err[0]
+        assert _files(tmp_path) == before
+
+
+def test_several_inputs_into_a_file_name_is_one_line(tiny, tmp_path, rgb, capsys):
+    for name in ("a.png", "b.png"):
+        _png(tmp_path / name, rgb)
+    before = _files(tmp_path)
+    argv = ["upscale", "-o", str(tmp_path / "one.jpg"), str(tmp_path / "a.png")]
+    assert cli([*argv, str(tmp_path / "b.png"), "--model", str(tiny)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "one.jpg: several inputs or a folder need an output folder" in err[0]
+    assert _files(tmp_path) == before  # no folder named one.jpg
 
 
 def test_one_existing_output_among_several_blocks_all_of_them(tiny, tmp_path, rgb, capsys):
@@ -230,10 +255,12 @@ def test_plan_rules(tmp_path):
     for name in ("a.png", "b.png"):
         (tmp_path / name).write_bytes(b"")
     a, b = tmp_path / "a.png", tmp_path / "b.png"
-    jobs = upscale.plan([a, b], None, 2, overwrite=True)
-    assert [(j.src, j.dst) for j in jobs] == [(a, b)]  # the last path is the output, always
+    with pytest.raises(CommandError, match="the last path is the output"):
+        upscale.plan([a, b], None, 2, overwrite=True)  # b is a photo, not named with -o
+    jobs = upscale.plan([a], b, 2, overwrite=True)  # -o b.png: replacing it is asked for
+    assert [(j.src, j.dst) for j in jobs] == [(a, b)]
     with pytest.raises(CommandError, match="is a file"):
-        upscale.plan([a, b, tmp_path / "a.png"], None, 2)  # several inputs need a folder
+        upscale.plan([a, b], tmp_path / "a.png", 2)  # several inputs need a folder
     other = tmp_path / "other"
     other.mkdir()
     (other / "a.png").write_bytes(b"")
