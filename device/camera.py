@@ -29,6 +29,7 @@ from .engine import (
 from .pipeline import Pipeline
 from .sinks import RecordSink, Sink, ViewSink, WindowSink, parse_address
 from .sinks.guard import Guard, make_guard
+from .sinks.record import claim_target
 from .sources import SPECS_HELP, open_source
 from .stats import Stats
 
@@ -69,11 +70,14 @@ def run(
     record: Path | None = None,
     frames: int | None = None,
     fps: float | None = None,
+    overwrite: bool = False,
 ) -> Stats:
     """Stream until `frames` frames, the source's end, Ctrl-C or SIGTERM; returns the stats.
     `engine.tier` "auto": the best tier that holds `fps` here (device/autotier.py);
     `guard`: the view's password and TLS (default: open, plain HTTP, loopback only)."""
     address = parse_address(view) if view else None
+    if record:
+        claim_target(record, overwrite)
     if address and guard is None:
         guard = make_guard(address[0])  # refuses a network address
     src = open_source(source, size, fps)
@@ -175,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(.mp4, .mov, .mkv) or PNG files in a folder",
     )
     out.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier --record (else: exit 2)"
+    )
+    out.add_argument(
         "--frames", type=positive_int, default=None, help="stop after N frames (default: run on)"
     )
     return p
@@ -203,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         record=args.record,
         frames=args.frames,
         fps=args.fps,
+        overwrite=args.overwrite,
     )
     print(stats.summary())
     return 0

@@ -340,3 +340,26 @@ def test_the_progress_bar_says_the_time_left():
     bar._t0 -= 2.0  # as if the first frame took two seconds: three more take six
     bar.update()
     assert stream.getvalue().startswith("clip.mp4 1/4 (0.5/s, ETA 0:06)")
+
+
+def test_a_recording_is_never_replaced_without_overwrite(tmp_path, capsys):
+    """`camera --record` used to replace an earlier video, and to write new frames over (and
+    mixed in with) a folder's old ones."""
+    from device.cli import main as cli
+
+    demo = ["camera", "--source", "demo", "--size", "64x48", "--frames", "3", "--tier", "tiny"]
+    video, frames = tmp_path / "rec.mp4", tmp_path / "frames"
+    assert cli([*demo, "--record", str(video)]) == 0
+    assert cli([*demo, "--frames", "5", "--record", str(frames)]) == 0
+    capsys.readouterr()
+    kept = {p: p.read_bytes() for p in [video, *frames.iterdir()]}
+    for target, said in ((video, "already exists"), (frames, "holds 5 frames")):
+        assert cli([*demo, "--record", str(target)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0] and "--overwrite" in err[0], err
+    assert {p: p.read_bytes() for p in [video, *frames.iterdir()]} == kept
+    assert cli([*demo, "--record", str(frames), "--overwrite"]) == 0
+    assert sorted(p.name for p in frames.iterdir()) == [f"frame_{i:06d}.png" for i in range(3)]
+    inode = video.stat().st_ino
+    assert cli([*demo, "--record", str(video), "--overwrite"]) == 0
+    assert video.stat().st_ino != inode  # a new recording, renamed into place

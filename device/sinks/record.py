@@ -26,8 +26,21 @@ from .sink import Sink, SinkError
 
 log = logging.getLogger(__name__)
 
+FRAME_GLOB = "frame_[0-9][0-9][0-9][0-9][0-9][0-9].png"  # the PNG frames written below
 QUEUE_FRAMES = 8  # about half a second of a live pipeline: rides out a slow keyframe
 FIRST_DURATION = 1 / 30  # seconds shown for a recording's only frame
+
+
+def claim_target(target: Path, overwrite: bool) -> None:
+    """Refuse to record over an earlier recording unless `overwrite`; with it, a folder's old
+    frames go first so none of them is mixed into the new recording (a video is replaced only
+    when the new one is complete: H264Writer renames it into place)."""
+    old = sorted(target.glob(FRAME_GLOB)) if target.is_dir() else []
+    if not overwrite and (target.is_file() or old):
+        what = f"holds {len(old)} frames of an earlier recording" if old else "already exists"
+        raise SinkError(f"--record {target}: {what}; pass --overwrite to replace, or pick another")
+    for frame in old:
+        frame.unlink()
 
 
 class RecordSink(Sink):
