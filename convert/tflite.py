@@ -206,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         help="calibration data: DIV2K root or HR folder (default: the bundled sample photos)",
     )
     p.add_argument("--out", type=Path, help="output .tflite (default: beside the model)")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an --out that exists (else: exit 2)"
+    )
     positive = commandline.positive_int
     p.add_argument("--calibration-samples", type=positive, default=300, help="random LR patches")
     p.add_argument(
@@ -246,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
                    "where its one-channel int8 kernel is slow (docs/convert.md)")  # fmt: skip
     p.add_argument("-v", "--verbose", action="store_true", help="TensorFlow's own log lines too")
     args = p.parse_args(argv)
+    out = args.out or _default_out(args.model, args.precision or "fp32")
+    if out.exists() and not args.overwrite:  # checked before minutes of converting
+        return commandline.fail(prog, f"{out}: already exists; pass --overwrite to replace it")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s: %(message)s"
     )
@@ -257,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         args.fold_clip, args.exact_residual, args.float_conv1,
     )  # fmt: skip
     try:
-        report = run(args.model, args.out, args.data, options, args.scale, args.eval_data)
+        report = run(args.model, out, args.data, options, args.scale, args.eval_data)
     except (ValueError, OSError) as e:  # ConvertError, DatasetError, ImageError, ModelError
         return commandline.fail(prog, e)
     print(format_report(report))

@@ -26,10 +26,10 @@ def tiny_keras(tmp_path_factory) -> Path:
     return path
 
 
-def _convert(model: Path, out: Path) -> int:
+def _convert(model: Path, out: Path, *extra: str) -> int:
     from convert.tflite import main
 
-    return main(["--model", str(model), "--out", str(out), "--eval-images", "1"])
+    return main(["--model", str(model), "--out", str(out), "--eval-images", "1", *extra])
 
 
 def _errors(capsys) -> list[str]:
@@ -68,7 +68,7 @@ def test_disk_full_while_writing_keeps_the_earlier_model(tiny_keras, tmp_path, c
 
     monkeypatch.setattr(os, "fsync", full)
     capsys.readouterr()
-    assert _convert(tiny_keras, out) == 2
+    assert _convert(tiny_keras, out, "--overwrite") == 2
     errors = _errors(capsys)
     assert len(errors) == 1 and "No space left on device" in errors[0], errors
     assert _snapshot(out.parent) == before  # old model and report intact, no temp files
@@ -92,10 +92,25 @@ def test_model_and_report_are_replaced_as_a_pair(tiny_keras, tmp_path, capsys, m
 
     monkeypatch.setattr(os, "fsync", full_at_the_report)
     capsys.readouterr()
-    assert _convert(tiny_keras, out) == 2
+    assert _convert(tiny_keras, out, "--overwrite") == 2
     assert [n.split(".")[1] for n in flushed] == ["m", "m"], flushed  # model flushed, then report
     errors = _errors(capsys)
     assert len(errors) == 1 and "m.json: cannot write (No space left on device)" in errors[0]
     assert _snapshot(out.parent) == before
     report = json.loads((out.with_suffix(".json")).read_text())
     assert report["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()  # still a pair
+
+
+def test_an_existing_model_is_replaced_only_with_overwrite(tiny_keras, tmp_path, capsys):
+    """`python -m convert.tflite` used to replace best_int8.tflite (and its report) silently."""
+    out = tmp_path / "m.tflite"
+    assert _convert(tiny_keras, out) == 0
+    before = _snapshot(tmp_path)
+    capsys.readouterr()
+    assert _convert(tiny_keras, out) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "already exists" in errors[0] and "--overwrite" in errors[0]
+    assert _snapshot(tmp_path) == before
+    inode = out.stat().st_ino
+    assert _convert(tiny_keras, out, "--overwrite") == 0
+    assert out.stat().st_ino != inode  # a new model, renamed into place
