@@ -104,16 +104,16 @@ def plan(paths: list[Path], output: Path | None, scale: int, overwrite: bool = F
             raise CommandError(f"{path}: no such file or folder")
     single_file = len(paths) == 1 and paths[0].is_file()
     if output is not None and not single_file and not output.is_dir():
-        if output.suffix.lower() in MEDIA_SUFFIXES and not output.exists():
+        if output.is_file():
+            raise CommandError(
+                f"{output}: is a file, but the output of a folder or of several inputs is a "
+                "folder (with -o/--output every path is an input)"
+            )
+        if output.suffix.lower() in MEDIA_SUFFIXES:
             raise CommandError(
                 f"{output}: several inputs or a folder need an output folder, not a file name; "
                 "name a folder with -o"
             )
-    if output is not None and output.is_file() and not single_file:
-        raise CommandError(
-            f"{output}: is a file, but the output of a folder or of several inputs is a "
-            "folder (with -o/--output every path is an input)"
-        )
     jobs = []
     for path in paths:
         if path.is_dir():
