@@ -30,6 +30,7 @@ from .color import (
     y_to_float,
     ycbcr_to_rgb,
 )
+from .layout import LayoutError, block_of, space_to_depth
 from .quiet import native_stderr_hidden
 from .tflite_meta import MetadataError, read_metadata
 from .tiling import Span, axis_tiles, spec_radius
@@ -66,6 +67,11 @@ class ModelError(ValueError):
 
 class DelegateError(RuntimeError):
     """A requested delegate that could not be loaded, when it was required."""
+
+
+# How the graph is laid out in memory: "plain" (the file as converted) or "s2d" (the same
+# network on 2×2 pixel blocks, espcn_edge.layout, made from the file at load time).
+VARIANTS = ("plain", "s2d")
 
 
 # The shipped models, fastest first: each scale has one per tier (docs/benchmarks.md says which
@@ -108,6 +114,10 @@ class Upscaler:
     stitched bit for bit into the whole-image result (see `espcn_edge.tiling`), so memory is
     bounded whatever the image size. The overlap is the model's receptive-field `radius`,
     read from its spec (metadata) or its graph.
+
+    `variant` "s2d" runs the model in the space-to-depth layout (see `espcn_edge.layout`);
+    planes of a side that is not a multiple of its block are padded by edge copies and
+    the result cropped.
     """
 
     def __init__(
@@ -118,19 +128,25 @@ class Upscaler:
         delegate: str | None = None,
         delegate_required: bool = False,
         tile: int | None = None,
+        variant: str = "plain",
     ):
         if model_path is None:
             model_path = default_model_path(scale or 2)
         self.model_path = Path(model_path)
+        self.variant = variant
         self.backend, module = _interpreter_module()
         self.metadata = self._read_metadata()
+        graph = {"model_path": str(self.model_path)}
+        if variant == "s2d":
+            graph = {"model_content": self._blocked()}
+        elif variant != "plain":
+            raise ModelError(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
+        self.block = block_of(self.metadata)
         delegates = self._load_delegates(module, delegate, delegate_required)
         threads = num_threads or os.cpu_count() or 1
         try:
             self._interp = module.Interpreter(
-                model_path=str(self.model_path),
-                num_threads=threads,
-                experimental_delegates=delegates or None,
+                **graph, num_threads=threads, experimental_delegates=delegates or None
             )
         except (ValueError, RuntimeError) as e:
             if not delegates:
@@ -147,7 +163,7 @@ class Upscaler:
                 self.model_path.name,
                 _first(e),
             )
-            self._interp = module.Interpreter(model_path=str(self.model_path), num_threads=threads)
+            self._interp = module.Interpreter(**graph, num_threads=threads)
         self._check_signature()
         self._shape: tuple[int, int] | None = None
         # the first allocation logs "Created TensorFlow Lite XNNPACK delegate": shown with -v
@@ -170,6 +186,15 @@ class Upscaler:
             raise ModelError(f"{self.model_path}: cannot read ({e.strerror or e})") from None
         except MetadataError as e:
             raise ModelError(f"{self.model_path}: {e}") from None
+
+    def _blocked(self) -> bytes:
+        """The model in the space-to-depth layout; its metadata replaces the file's."""
+        try:
+            content = space_to_depth(self.model_path.read_bytes())
+        except (LayoutError, MetadataError) as e:
+            raise ModelError(f"{self.model_path}: no space-to-depth variant ({e})") from None
+        self.metadata = read_metadata(content)
+        return content
 
     def _load_delegates(self, module, delegate: str | None, required: bool) -> list:
         if not delegate:
@@ -236,6 +261,8 @@ class Upscaler:
 
     # -- inference -------------------------------------------------------------------------------
     def _resize(self, h: int, w: int) -> None:
+        b = self.block
+        h, w = -(-h // b) * b, -(-w // b) * b  # sides a blocked layout can run
         if self._shape == (h, w):
             return
         self._interp.resize_tensor_input(self._in["index"], [1, h, w, 1], strict=False)
@@ -292,12 +319,18 @@ class Upscaler:
         return float_to_y(q)
 
     def _invoke(self, y: np.ndarray) -> np.ndarray:
-        """One interpreter run on a plane of the allocated shape."""
+        """One interpreter run on a plane of the allocated shape (before padding to blocks)."""
         h, w = y.shape
-        self._interp.set_tensor(self._in["index"], self._encode(y).reshape(1, h, w, 1))
+        ph, pw = self._shape
+        if (ph, pw) != (h, w):  # odd sides of a blocked layout: edge copies, cropped again
+            y = np.pad(y, ((0, ph - h), (0, pw - w)), mode="edge")
+        self._interp.set_tensor(self._in["index"], self._encode(y).reshape(1, ph, pw, 1))
         self._interp.invoke()
         out = self._interp.get_tensor(self._out["index"])
-        return self._decode(out.reshape(out.shape[1], out.shape[2]))
+        out = out.reshape(out.shape[1], out.shape[2])
+        if (ph, pw) != (h, w):
+            out = np.ascontiguousarray(out[: self.scale * h, : self.scale * w])
+        return self._decode(out)
 
     def _allocate(self, h: int, w: int, image: tuple[int, int]) -> None:
         try:
@@ -423,7 +456,10 @@ class Upscaler:
         return self.upscale_image(rgb)
 
     def __repr__(self) -> str:
-        return f"Upscaler({str(self.model_path)!r}, scale={self.scale}, backend={self.backend!r})"
+        return (
+            f"Upscaler({str(self.model_path)!r}, scale={self.scale}, variant={self.variant!r}, "
+            f"backend={self.backend!r})"
+        )
 
 
 def graph_radius(interpreter) -> int | None:

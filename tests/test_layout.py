@@ -1,0 +1,99 @@
+"""The space-to-depth layout (espcn_edge.layout) on the shipped models and converted ones: the
+same function as the plain graph, every op still inside XNNPACK."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_convert import make_models
+
+from espcn_edge import SAMPLES_DIR
+from espcn_edge.color import luma
+from espcn_edge.imageio import load_rgb
+from espcn_edge.layout import LayoutError, block_kernel, space_to_depth
+from espcn_edge.runtime import ModelError, Upscaler, default_model_path
+
+
+@pytest.fixture(scope="module")
+def photo_y() -> np.ndarray:
+    return luma(load_rgb(SAMPLES_DIR / "chelsea.png"))[:64, :90]
+
+
+@pytest.mark.parametrize(
+    ("scale", "tier"), [(2, "tiny"), (2, "standard"), (2, "quality"), (3, "standard"), (4, "tiny")]
+)
+def test_shipped_models_bit_for_bit(photo_y, scale, tier):
+    """Even sides: the plain graph's output exactly (int8 sums are exact, and a float first
+    layer stays on the pixel grid). Odd sides: the plain graph's on the edge-padded plane."""
+    path = default_model_path(scale, tier)
+    plain, blocked = Upscaler(path, num_threads=1), Upscaler(path, num_threads=1, variant="s2d")
+    assert blocked.block == 2 and plain.block == 1 and blocked.radius == plain.radius
+    assert np.array_equal(blocked.upscale_y(photo_y), plain.upscale_y(photo_y))
+    odd = np.ascontiguousarray(photo_y[:63, :89])
+    padded = np.pad(odd, ((0, 1), (0, 1)), mode="edge")
+    out = blocked.upscale_y(odd)
+    assert out.shape == (63 * scale, 89 * scale) and out.flags.c_contiguous
+    assert np.array_equal(out, plain.upscale_y(padded)[: 63 * scale, : 89 * scale])
+
+
+def test_one_xnnpack_partition():
+    """Every op of the blocked graph is taken by XNNPACK (a tensor left at its plain channel
+    count once made XNNPACK refuse the convolutions, which then ran 2× slower)."""
+    blocked = Upscaler(default_model_path(2, "tiny"), num_threads=1, variant="s2d")
+    blocked.upscale_y(np.zeros((16, 16), np.uint8))
+    ops = [op["op_name"] for op in blocked._interp._get_ops_details()]
+    assert ops.count("SPACE_TO_DEPTH") == 1 and ops.count("DEPTH_TO_SPACE") == 2
+    assert ops.count("DELEGATE") == 1
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_float_graphs(tmp_path_factory, photo_y, precision):
+    """Float graphs are blocked from their first layer (its 5×5 kernel too): the sums run in
+    another order, so the result is the plain graph's within one Y level."""
+    path = make_models(tmp_path_factory.getbasetemp())[precision]
+    plain = Upscaler(path, num_threads=1).upscale_y(photo_y).astype(int)
+    blocked = Upscaler(path, num_threads=1, variant="s2d").upscale_y(photo_y).astype(int)
+    assert np.abs(blocked - plain).max() <= 1 and (blocked != plain).mean() < 0.01
+
+
+def test_block_kernel_is_the_convolution():
+    """A 5×5 convolution computed on 2×2 blocks with `block_kernel` equals it on pixels."""
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(3, 5, 5, 2))  # OHWI
+    image = rng.normal(size=(8, 10, 2))
+
+    def conv(x, k):  # 'same' zero padding, stride 1
+        r = k.shape[1] // 2
+        xp = np.pad(x, ((r, r), (r, r), (0, 0)))
+        h, w = x.shape[:2]
+        return np.stack(
+            [
+                np.einsum("ijc,oijc->o", xp[y : y + 2 * r + 1, x_ : x_ + 2 * r + 1], k)
+                for y in range(h)
+                for x_ in range(w)
+            ]
+        ).reshape(h, w, -1)
+
+    def s2d(x):  # TFLite's SPACE_TO_DEPTH channel order: (row offset · 2 + column offset) · C + c
+        h, w, c = x.shape
+        return (
+            x.reshape(h // 2, 2, w // 2, 2, c).transpose(0, 2, 1, 3, 4).reshape(h // 2, w // 2, -1)
+        )
+
+    blocked = block_kernel(kernel)
+    assert blocked.shape == (12, 3, 3, 8)
+    np.testing.assert_allclose(conv(s2d(image), blocked), s2d(conv(image, kernel)), atol=1e-9)
+
+
+def test_refusals(tmp_path):
+    blocked = tmp_path / "blocked.tflite"
+    blocked.write_bytes(space_to_depth(default_model_path(2, "tiny").read_bytes()))
+    with pytest.raises(LayoutError, match="already"):
+        space_to_depth(blocked.read_bytes())
+    with pytest.raises(ModelError, match="no space-to-depth variant"):
+        Upscaler(blocked, variant="s2d")
+    with pytest.raises(ModelError, match="unknown variant"):
+        Upscaler(default_model_path(2, "tiny"), variant="wide")
+    # a file converted blocked runs blocked as its plain variant
+    up = Upscaler(blocked, num_threads=1)
+    assert up.block == 2 and up.upscale_y(np.zeros((7, 9), np.uint8)).shape == (14, 18)
