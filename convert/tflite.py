@@ -6,7 +6,9 @@
 conversion), uint8 I/O by default (scale 1/255, zero point 0: camera Y bytes go straight in);
 `--int8 --float-conv1` leaves the first layer in float (float32 I/O; faster where its
 one-channel int8 kernel is slow, docs/convert.md). `--fp16` stores float16 weights; the default
-is float32. The model's scale, colour space, spec, I/O quantization and versions are stored
+is float32. `--space-to-depth` writes the same network on 2×2 pixel blocks (its output bit for
+bit the same on even sides; `espcn-edge --variant s2d` makes it from any model at start-up).
+The model's scale, colour space, spec, I/O quantization and versions are stored
 inside the file (`espcn_edge.tflite_meta`). A report (size, ops, white level, PSNR/SSIM of
 bicubic / Keras / TFLite fp32 / the result, and the int8 drop) is printed and written as JSON
 beside the output. Nothing is written if any step fails;
@@ -30,6 +32,7 @@ from espcn_edge import SAMPLES_DIR, __version__, commandline
 from espcn_edge.atomic import write_files
 from espcn_edge.dataset import find_pairs
 from espcn_edge.evaluate import EvalImage, images_from_pairs, load_images
+from espcn_edge.layout import space_to_depth
 from espcn_edge.quiet import import_tensorflow_quietly, quiet_tensorflow
 from espcn_edge.spec import PRE_TANH_RANGE
 from espcn_edge.tflite_meta import add_metadata
@@ -63,6 +66,7 @@ class ConvertOptions:
     fold_clip: bool = True  # int8: fold the identity path's clip into its ADD (one XNNPACK part)
     exact_residual: bool = True  # int8: requantize sigmoid − 0.5 onto the sigmoid's own grid
     float_conv1: bool = False  # int8: leave the first layer in float (float32 I/O)
+    space_to_depth: bool = False  # the graph on 2×2 pixel blocks (espcn_edge.layout)
 
 
 def int8_calibration(data: Path, scale: int, options: ConvertOptions) -> list[np.ndarray]:
@@ -151,11 +155,13 @@ def run(
     edits = {}
     if int8:
         content, edits = int8_rewrites(content, options)
-    graph = check_int8(content, options.float_conv1) if int8 else read_graph(content)
     io = io_details(content)
     content = add_metadata(
         content, _metadata(scale, model_spec(model, model_path), options, io, model_path)
     )
+    if options.space_to_depth:
+        content = space_to_depth(content)
+    graph = check_int8(content, options.float_conv1) if int8 else read_graph(content)
 
     images = _eval_images(eval_data, data, scale, options.eval_images)
     with tempfile.TemporaryDirectory(prefix="espcn-convert-") as tmp:
@@ -247,6 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--float-conv1", action="store_true",
                    help="int8: leave the first layer in float (float32 in and out); faster "
                    "where its one-channel int8 kernel is slow (docs/convert.md)")  # fmt: skip
+    p.add_argument(
+        "--space-to-depth",
+        action="store_true",
+        help="write the graph on 2×2 pixel blocks: the same output, faster where narrow int8 "
+        "layers cost per pixel (device: --variant, docs/convert.md)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="TensorFlow's own log lines too")
     args = p.parse_args(argv)
     out = args.out or _default_out(args.model, args.precision or "fp32")
@@ -260,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     options = ConvertOptions(
         args.precision or "fp32", args.io_type, args.calibration_samples, args.calibration_frames,
         args.patch_size, args.seed, args.input_size, args.eval_images, args.pre_tanh_clamp,
-        args.fold_clip, args.exact_residual, args.float_conv1,
+        args.fold_clip, args.exact_residual, args.float_conv1, args.space_to_depth,
     )  # fmt: skip
     try:
         report = run(args.model, out, args.data, options, args.scale, args.eval_data)

@@ -10,17 +10,15 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import numpy as np
-
 from espcn_edge.runtime import TIERS, Upscaler
 
 from .engine import EngineOptions, open_upscaler
+from .probe import probe_frame, time_ms
 
 # A frame's time is the model's plus the camera path's own work (measured 1.04–1.09× invoke) and
 # the capture, JPEG/H.264 and HTTP threads sharing the cores: the model may take 1/HEADROOM of it.
 HEADROOM = 1.3
 PROBE_SECONDS = 2.0  # all tiers together, loading included
-RUNS = 5  # timed runs per tier at most, after one warm-up
 
 
 @dataclasses.dataclass
@@ -30,26 +28,6 @@ class Pick:
     tier: str
     upscaler: Upscaler
     reason: str
-
-
-def probe_frame(size: tuple[int, int]) -> np.ndarray:
-    """A Y frame with detail everywhere (the model's time does not depend on it; this keeps
-    the probe honest if a delegate ever skips flat input)."""
-    w, h = size
-    yy, xx = np.mgrid[0:h, 0:w]
-    return ((xx * 7 + yy * 13 + (xx * yy) % 31) % 256).astype(np.uint8)
-
-
-def time_ms(upscaler: Upscaler, frame: np.ndarray, seconds: float) -> float:
-    """Median ms of one `upscale_y` after a warm-up, over at most RUNS runs in `seconds`."""
-    upscaler.upscale_y(frame)  # allocates the tensors for this size
-    times: list[float] = []
-    end = time.perf_counter() + seconds
-    while len(times) < RUNS and (not times or time.perf_counter() < end):
-        t0 = time.perf_counter()
-        upscaler.upscale_y(frame)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return float(np.median(times))
 
 
 def smaller_size(size: tuple[int, int], ms: float, budget_ms: float) -> str:
@@ -70,7 +48,7 @@ def pick_tier(engine: EngineOptions, size: tuple[int, int], fps: float) -> Pick:
         left = PROBE_SECONDS - (time.perf_counter() - start)
         if best is not None and left <= 0:
             break
-        upscaler = open_upscaler(dataclasses.replace(engine, tier=tier))
+        upscaler = open_upscaler(dataclasses.replace(engine, tier=tier), size)
         timings[tier] = time_ms(upscaler, frame, max(left, 0.0) / (len(TIERS) - len(timings)))
         if best is None or timings[tier] <= budget:
             best = (tier, upscaler)

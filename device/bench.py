@@ -141,10 +141,10 @@ def run(
     `tiers`, every shipped tier of the scale instead of the one model."""
     if tiers:
         upscalers = {
-            t: open_upscaler(dataclasses.replace(engine, model=None, tier=t)) for t in TIERS
+            t: open_upscaler(dataclasses.replace(engine, model=None, tier=t), size) for t in TIERS
         }
     else:
-        upscalers = {"espcn_edge": open_upscaler(engine)}
+        upscalers = {"espcn_edge": open_upscaler(engine, size)}
     upscaler = next(iter(upscalers.values()))
     r = upscaler.scale
     peers = {opencv_name(pb): pb for pb in vs_opencv}

@@ -93,7 +93,7 @@ def run(
             log.info("%s", pick.reason)
             upscaler = pick.upscaler
     else:
-        upscaler = open_upscaler(engine)
+        upscaler = open_upscaler(engine, src.size)
     stats = Stats()
     stats.info = {
         "backend": upscaler.backend,

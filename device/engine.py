@@ -14,11 +14,17 @@ from espcn_edge.commandline import DELEGATE_HELP, positive_int
 from espcn_edge.runtime import (
     DEFAULT_TIER,
     TIERS,
+    VARIANTS,
     DelegateError,
     ModelError,
     Upscaler,
     default_model_path,
 )
+
+from .probe import probe_frame, time_ms
+
+log = logging.getLogger(__name__)
+PROBE_SIZE = (320, 240)  # where `--variant auto` times the layouts when the frame size is unknown
 
 
 class CommandError(RuntimeError):
@@ -40,6 +46,7 @@ class EngineOptions:
     threads: int | None = None  # None: the number of cores
     delegate: str | None = None
     delegate_required: bool = False
+    variant: str = "auto"  # "plain", "s2d" or "auto": the faster of the two, timed at start-up
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> EngineOptions:
@@ -50,6 +57,7 @@ class EngineOptions:
             args.threads,
             args.delegate,
             args.delegate_required,
+            args.variant,
         )
 
     @property
@@ -88,6 +96,15 @@ def add_engine_args(p: argparse.ArgumentParser, auto_tier: bool = False) -> None
         default=None,
         help="interpreter threads (default: the number of CPU cores)",
     )
+    g.add_argument(
+        "--variant",
+        choices=("auto", *VARIANTS),
+        default="auto",
+        help="the graph's layout: plain, s2d (the same network on 2×2 pixel blocks, bit for bit "
+        "the same output; faster where narrow int8 layers cost per pixel, as on CPUs with an "
+        "int8 dot product), or auto: both timed at start-up, the faster kept (plain with "
+        "--delegate) (default: %(default)s)",
+    )
     g.add_argument("--delegate", default=None, help=DELEGATE_HELP)
     g.add_argument(
         "--delegate-required",
@@ -97,14 +114,41 @@ def add_engine_args(p: argparse.ArgumentParser, auto_tier: bool = False) -> None
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
 
-def open_upscaler(engine: EngineOptions) -> Upscaler:
-    """Create the engine once; every problem becomes a one-line CommandError."""
+def open_upscaler(engine: EngineOptions, size: tuple[int, int] | None = None) -> Upscaler:
+    """Create the engine once; every problem becomes a one-line CommandError. `--variant auto`
+    times both layouts on a frame of `size` (default PROBE_SIZE) and keeps the faster."""
     path = engine.model_path
     if engine.model is None and not path.is_file():
         raise CommandError(
             f"no shipped {engine.tier} model for ×{engine.scale} ({path}); pass --model "
             "PATH.tflite (make one with python -m convert.tflite --int8)"
         )
+    if engine.variant != "auto":
+        return _open(engine, path, engine.variant)
+    plain = _open(engine, path, "plain")
+    if engine.delegate or plain.block > 1:  # an accelerator gets the graph as converted
+        return plain
+    try:
+        blocked = _open(engine, path, "s2d")
+    except CommandError as e:
+        log.debug("variant auto: plain (%s)", e)
+        return plain
+    w, h = size or PROBE_SIZE
+    frame = probe_frame((w, h))
+    ms = {"plain": [], "s2d": []}
+    for _ in range(3):  # interleaved, so a burst of other work slows both alike
+        ms["plain"].append(time_ms(plain, frame, 0.2))
+        ms["s2d"].append(time_ms(blocked, frame, 0.2))
+    fast, slow = sorted(ms, key=lambda v: min(ms[v]))
+    log.info(
+        "variant auto: %s — %.1f ms a %dx%d frame here against %.1f for %s (%s); "
+        "--variant %s forces the other",
+        fast, min(ms[fast]), w, h, min(ms[slow]), slow, path.name, slow,
+    )  # fmt: skip
+    return plain if fast == "plain" else blocked
+
+
+def _open(engine: EngineOptions, path: Path, variant: str) -> Upscaler:
     try:
         return Upscaler(
             model_path=path,
@@ -112,6 +156,7 @@ def open_upscaler(engine: EngineOptions) -> Upscaler:
             num_threads=engine.threads,
             delegate=engine.delegate,
             delegate_required=engine.delegate_required,
+            variant=variant,
         )
     except (ModelError, DelegateError) as e:
         raise CommandError(str(e)) from None

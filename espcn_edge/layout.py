@@ -18,6 +18,8 @@ the device builds the variant from a shipped model at start-up.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from .tflite_meta import METADATA_NAME, _schema, add_metadata, read_metadata
@@ -129,10 +131,14 @@ def _block_conv(m, sg, op, block: int, producers: dict) -> None:
     kernel_shape = tuple(sg.tensors[op.inputs[1]].shape)
     if kernel_shape[1] > _MAX_KERNEL or op.builtinOptions.strideH != 1:
         raise LayoutError(f"conv kernel {list(kernel_shape)} has no 3×3 block form")
-    for index, form in ((op.inputs[1], lambda w: block_kernel(w, block)), (op.inputs[2], None)):
-        tensors = [sg.tensors[index]]
-        if int(index) in producers:  # fp16 weights: a DEQUANTIZE of the stored constant
-            tensors.append(sg.tensors[producers[int(index)].inputs[0]])
+    for slot, form in ((1, lambda w: block_kernel(w, block)), (2, None)):
+        if int(op.inputs[slot]) in producers:  # fp16 weights: a DEQUANTIZE of the constant
+            index = int(op.inputs[slot])
+            if _users(sg, index) > 1:
+                raise LayoutError("float16 weights shared by several layers")
+            tensors = [sg.tensors[index], sg.tensors[producers[index].inputs[0]]]
+        else:
+            tensors = [_private(m, sg, op, slot)]
         stored = tensors[-1]
         values = _constant(m, stored).reshape(tuple(stored.shape))
         blocked = form(values) if form else np.tile(values, n)
@@ -143,6 +149,27 @@ def _block_conv(m, sg, op, block: int, producers: dict) -> None:
             if q is not None and q.scale is not None and len(q.scale) > 1:  # per channel
                 q.scale = np.tile(q.scale, n)
                 q.zeroPoint = np.tile(q.zeroPoint, n)
+
+
+def _users(sg, tensor: int) -> int:
+    return sum(int(tensor) in (int(i) for i in op.inputs) for op in sg.operators)
+
+
+def _private(m, sg, op, slot: int):
+    """The constant `op` reads at `slot`, first copied (tensor and buffer) when another op or
+    tensor shares it, so that blocking it cannot change another layer's weights."""
+    index = int(op.inputs[slot])
+    t = sg.tensors[index]
+    if _users(sg, index) == 1 and sum(u.buffer == t.buffer for u in sg.tensors) == 1:
+        return t
+    t = copy.deepcopy(t)
+    buffer = _schema().BufferT()
+    buffer.data = np.array(m.buffers[t.buffer].data, np.uint8)
+    m.buffers.append(buffer)
+    t.buffer = len(m.buffers) - 1
+    sg.tensors.append(t)
+    op.inputs = np.array([*op.inputs[:slot], len(sg.tensors) - 1, *op.inputs[slot + 1 :]], np.int32)
+    return t
 
 
 def _set_shape(t, shape) -> None:

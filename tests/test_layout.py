@@ -3,6 +3,9 @@ same function as the plain graph, every op still inside XNNPACK."""
 
 from __future__ import annotations
 
+import logging
+import re
+
 import numpy as np
 import pytest
 from test_convert import make_models
@@ -97,3 +100,67 @@ def test_refusals(tmp_path):
     # a file converted blocked runs blocked as its plain variant
     up = Upscaler(blocked, num_threads=1)
     assert up.block == 2 and up.upscale_y(np.zeros((7, 9), np.uint8)).shape == (14, 18)
+
+
+def test_upscale_variants_write_the_same_photo(tmp_path, caplog):
+    """`--variant plain|s2d|auto` through the real command: the same file, and auto says in
+    one line which layout it timed faster on this machine."""
+    from PIL import Image
+
+    from device.cli import main as cli
+
+    photo = tmp_path / "cat.png"
+    Image.fromarray(load_rgb(SAMPLES_DIR / "chelsea.png")[:64, :90]).save(photo)
+    caplog.set_level(logging.INFO)
+    outs = {}
+    for variant in ("plain", "s2d", "auto"):
+        caplog.clear()
+        outs[variant] = tmp_path / f"{variant}.png"
+        assert cli(["upscale", str(photo), str(outs[variant]), "--variant", variant]) == 0
+        said = [r.getMessage() for r in caplog.records if "variant auto" in r.getMessage()]
+        assert len(said) == (variant == "auto")
+    assert re.fullmatch(
+        r"variant auto: (plain|s2d) — [\d.]+ ms a 320x240 frame here against [\d.]+ for "
+        r"(plain|s2d) \(espcn_x2_standard_int8\.tflite\); --variant \2 forces the other",
+        said[0],
+    )
+    pixels = [np.asarray(Image.open(p)) for p in outs.values()]
+    assert all(np.array_equal(pixels[0], p) for p in pixels[1:])
+
+
+def test_auto_keeps_the_plain_graph_for_a_delegate():
+    """An accelerator (Edge TPU, GPU) gets the graph as converted; nothing is timed."""
+    from device.engine import EngineOptions, open_upscaler
+
+    up = open_upscaler(EngineOptions(delegate="/nonexistent/libdelegate.so"))
+    assert up.variant == "plain"
+
+
+def test_converter_writes_the_blocked_graph(tmp_path_factory, tmp_path, photo_y):
+    """`convert.tflite --space-to-depth`: the converter's int8 model, blocked, with the layout in
+    its metadata; its output is the plain conversion's bit for bit."""
+    from convert.ops import check_int8
+    from convert.tflite import ConvertOptions, run
+
+    models = make_models(tmp_path_factory.getbasetemp())
+    out = tmp_path / "blocked.tflite"
+    opts = ConvertOptions(
+        "int8", calibration_samples=48, calibration_frames=2, eval_images=1, space_to_depth=True
+    )  # the options make_models converted its int8 model with
+    report = run(models["keras"], out, SAMPLES_DIR, opts)
+    assert (
+        "SPACE_TO_DEPTH" in check_int8(out.read_bytes()).ops and report["options"]["space_to_depth"]
+    )
+    blocked, plain = Upscaler(out, num_threads=1), Upscaler(models["int8"], num_threads=1)
+    assert blocked.metadata["layout"] == {"space_to_depth": 2} and blocked.block == 2
+    assert np.array_equal(blocked.upscale_y(photo_y), plain.upscale_y(photo_y))
+
+
+def test_shared_constants_are_copied_before_blocking(photo_y):
+    """An untrained model's zero biases are one buffer shared by six layers (the converter
+    dedups them): each layer gets its own blocked copy, and the output is still exact."""
+    from fakes import tiny_model
+
+    path = tiny_model.COMMITTED
+    plain, blocked = Upscaler(path, num_threads=1), Upscaler(path, num_threads=1, variant="s2d")
+    assert np.array_equal(blocked.upscale_y(photo_y), plain.upscale_y(photo_y))
