@@ -122,7 +122,9 @@ def run(
     vs_opencv: Path | None = None,
 ) -> tuple[Stats, dict]:
     if engine.model is None and not engine.model_path.is_file():
-        engine = dataclasses.replace(engine, model=quick_model(engine.scale, engine.model_path))
+        engine = dataclasses.replace(
+            engine, model=quick_model(engine.shipped_scale, engine.model_path)
+        )
     upscaler = open_upscaler(engine)
     stats = Stats()
     stats.info = {

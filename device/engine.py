@@ -40,7 +40,7 @@ def command_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
 class EngineOptions:
     """Which model and how to run it: what every device command takes from its flags."""
 
-    scale: int = 2
+    scale: int | None = None  # None: the model's own (read from it), ×2 for a shipped one
     model: Path | None = None  # None: the shipped model of `tier` for `scale`
     tier: str = DEFAULT_TIER
     threads: int | None = None  # None: the number of cores
@@ -63,7 +63,12 @@ class EngineOptions:
     @property
     def model_path(self) -> Path:
         """The model these options run: --model, else the shipped one of the tier."""
-        return self.model or default_model_path(self.scale, self.tier)
+        return self.model or default_model_path(self.shipped_scale, self.tier)
+
+    @property
+    def shipped_scale(self) -> int:
+        """The scale of the shipped models these options pick: --scale, else ×2."""
+        return self.scale or 2
 
 
 DEFAULT_ENGINE = EngineOptions()  # frozen, so one shared default is safe
@@ -73,7 +78,14 @@ def add_engine_args(p: argparse.ArgumentParser, auto_tier: bool = False) -> None
     """The model flags of EngineOptions, and -v. `auto_tier`: --tier auto is a choice too, and
     --tier defaults to None (the command decides)."""
     g = p.add_argument_group("model")
-    g.add_argument("--scale", type=int, choices=(2, 3, 4), default=2, help="upscaling factor")
+    g.add_argument(
+        "--scale",
+        type=int,
+        choices=(2, 3, 4),
+        default=None,
+        help="upscaling factor (default: the --model's own, read from it; else 2); "
+        "one that differs from the model's is refused",
+    )
     tiers = "shipped model espcn_x{scale}_{tier}_int8.tflite: tiny (fastest), standard, quality"
     g.add_argument(
         "--tier",
@@ -120,7 +132,7 @@ def open_upscaler(engine: EngineOptions, size: tuple[int, int] | None = None) ->
     path = engine.model_path
     if engine.model is None and not path.is_file():
         raise CommandError(
-            f"no shipped {engine.tier} model for ×{engine.scale} ({path}); pass --model "
+            f"no shipped {engine.tier} model for ×{engine.shipped_scale} ({path}); pass --model "
             "PATH.tflite (make one with python -m convert.tflite --int8)"
         )
     if engine.variant != "auto":

@@ -209,8 +209,8 @@ def run(
         raise CommandError(f"--tile {tile}: use 0 (whole images) or a tile side in pixels")
     if not 1 <= quality <= 100:
         raise CommandError(f"--quality {quality}: use 1 to 100")
-    jobs = plan(paths, output, engine.scale, overwrite)
-    upscaler = open_upscaler(engine)
+    upscaler = open_upscaler(engine)  # first: the outputs are named by the model's scale
+    jobs = plan(paths, output, upscaler.scale, overwrite)
     if tile is not None:
         upscaler.tile = tile
     failed, noted = 0, False

@@ -204,6 +204,21 @@ def load_model(
     )
 
 
+def own_scale(spec: str) -> int | None:
+    """The scale a model says it is, for eval without --scale: an opencv: file's name, a .tflite's
+    metadata or graph; None for bicubic, .keras and what cannot be read (load_model says why)."""
+    if spec.startswith("opencv:"):
+        return opencv_scale(Path(spec[len("opencv:") :]))
+    if Path(spec).suffix == ".tflite":
+        from .runtime import ModelError, Upscaler
+
+        try:
+            return Upscaler(spec).scale
+        except ModelError:
+            return None
+    return None
+
+
 def lr_source(images: Sequence[EvalImage]) -> str:
     """Where the LR inputs came from, for the results: published PSNRs need the set's files."""
     files = sum(im.lr_file for im in images)
@@ -334,7 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         "--data", required=True, help="benchmark set, e.g. ../shared/data/benchmark/Set5"
     )
     parser.add_argument(
-        "--scale", type=int, default=2, choices=(2, 3, 4), help="upscaling factor of the models"
+        "--scale",
+        type=int,
+        choices=(2, 3, 4),
+        help="upscaling factor of the models (default: that of the first .tflite or opencv: "
+        "--model, read from it; else 2); a model of another scale is refused",
     )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
@@ -349,9 +368,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.model or args.tier):
         return commandline.fail(prog, "no model to evaluate: add --tier NAME or --model PATH")
-    models = [str(default_model_path(args.scale, tier)) for tier in args.tier] + args.model
     try:
-        run(models, args.data, args.scale, args.json, args.threads, args.delegate, args.save)
+        scale = args.scale or next((s for s in map(own_scale, args.model) if s), 2)
+        models = [str(default_model_path(scale, tier)) for tier in args.tier] + args.model
+        run(models, args.data, scale, args.json, args.threads, args.delegate, args.save)
     except (ValueError, OSError) as e:  # ModelError, DatasetError, ImageError are ValueErrors
         return commandline.fail(prog, e)
     return 0

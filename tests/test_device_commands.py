@@ -19,7 +19,7 @@ from PIL import Image
 
 from device import bench, figure, upscale
 from device.cli import main as cli
-from espcn_edge import SAMPLES_DIR
+from espcn_edge import MODELS_DIR, SAMPLES_DIR
 from espcn_edge.machine import cpu_info, describe
 
 ROOT = Path(__file__).parents[1]
@@ -89,6 +89,28 @@ def test_upscale_video(tiny, tmp_path):
     cap = cv2.VideoCapture(str(tmp_path / "clip_x2.mp4"))  # an .avi becomes H.264 MP4
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 6 and cap.get(cv2.CAP_PROP_FRAME_WIDTH) == 96
     cap.release()
+
+
+def test_without_scale_a_model_runs_at_its_own(photos, tmp_path, capsys):
+    x3 = Path(str(MODELS_DIR)) / "espcn_x3_tiny_int8.tflite"
+    src = photos / "chelsea.png"
+    assert cli(["upscale", str(src), "--model", str(x3)]) == 0
+    assert Image.open(photos / "chelsea_x3.png").size == (363, 270)
+    assert cli(["upscale", str(src), "--model", str(x3), "--scale", "2"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"espcn-edge upscale: {x3}: model is ×3, not ×2"
+    ]
+    assert not (photos / "chelsea_x2.png").exists()
+    assert cli(["upscale", str(src)]) == 0  # no --model: the shipped ×2
+    assert Image.open(photos / "chelsea_x2.png").size == (242, 180)
+    bench_args = ["bench", "--size", "48x32", "--frames", "1", "--warmup", "0"]
+    assert cli([*bench_args, "--model", str(x3), "--variant", "plain"]) == 0
+    assert "bench ×3 at 48x32" in capsys.readouterr().out
+    frames = tmp_path / "frames"
+    camera = ["camera", "--source", "demo", "--size", "48x32", "--frames", "2", "--record"]
+    assert cli([*camera, str(frames), "--model", str(x3)]) == 0
+    recorded = sorted(frames.glob("*.png"))
+    assert recorded and all(Image.open(f).size == (144, 96) for f in recorded)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -151,3 +152,25 @@ def test_an_opencv_model_of_another_scale_is_one_line(capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert [line.split(": ", 1)[0] for line in lines] == ["espcn-edge eval", "espcn-edge bench"]
     assert "an ×3 model, not ×4" in lines[0] and "an ×3 model, not ×2" in lines[1]
+
+
+def test_without_scale_the_models_own_is_used(tmp_path, capsys):
+    from device.cli import main as cli
+
+    x3 = Path(__file__).parents[1] / "espcn_edge" / "models" / "espcn_x3_tiny_int8.tflite"
+    out = tmp_path / "eval.json"
+    assert (
+        cli(["eval", "--data", str(SET5), "--tier", "tiny", "--model", str(x3), "--json", str(out)])
+        == 0
+    )
+    results = json.loads(out.read_text())
+    psnrs = {m["mean_psnr"] for m in results["models"].values()}
+    assert results["scale"] == 3 and len(psnrs) == 1  # --tier tiny: the same ×3 model
+    assert cli(["eval", "--data", str(SET5), "--model", str(x3), "--scale", "2"]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"espcn-edge eval: {x3}: model is ×3, not ×2"]
+    if importlib.util.find_spec("cv2.dnn_superres") is None:
+        return
+    pb = PEERS / "ESPCN_x3.pb"
+    assert cli(["eval", "--data", str(SET5), "--model", "bicubic", "--model", f"opencv:{pb}",
+                "--json", str(out)]) == 0  # fmt: skip
+    assert json.loads(out.read_text())["scale"] == 3
