@@ -68,9 +68,14 @@ def block_kernel(kernel: np.ndarray, block: int = BLOCK) -> np.ndarray:
 
 def space_to_depth(model: bytes, block: int = BLOCK) -> bytes:
     """The model rewritten to run on `block`×`block` pixel blocks (see module doc)."""
-    import flatbuffers
+    try:
+        import flatbuffers
 
-    schema = _schema()
+        schema = _schema()
+    except ImportError:  # tflite-runtime has no copy of the schema
+        raise LayoutError(
+            "needs ai-edge-litert's TFLite schema: pip install ai-edge-litert"
+        ) from None
     m = schema.ModelT.InitFromPackedBuf(model, 0)
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     codes = [names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in m.operatorCodes]

@@ -115,9 +115,10 @@ class Upscaler:
     bounded whatever the image size. The overlap is the model's receptive-field `radius`,
     read from its spec (metadata) or its graph.
 
-    `variant` "s2d" runs the model in the space-to-depth layout (see `espcn_edge.layout`);
-    planes of a side that is not a multiple of its block are padded by edge copies and
-    the result cropped.
+    `variant` "s2d" runs the model in the space-to-depth layout (see `espcn_edge.layout`):
+    the same output bit for bit, so planes with an odd side run in the file's own graph (made
+    when first needed). A file converted blocked pads such planes by edge copies instead and
+    crops the result.
     """
 
     def __init__(
@@ -164,6 +165,10 @@ class Upscaler:
                 _first(e),
             )
             self._interp = module.Interpreter(**graph, num_threads=threads)
+        self._graph, self._odd_graph = self._interp, None
+        self._plain_graph = functools.partial(
+            module.Interpreter, model_path=str(self.model_path), num_threads=threads
+        )
         self._check_signature()
         self._shape: tuple[int, int] | None = None
         # the first allocation logs "Created TensorFlow Lite XNNPACK delegate": shown with -v
@@ -261,10 +266,16 @@ class Upscaler:
 
     # -- inference -------------------------------------------------------------------------------
     def _resize(self, h: int, w: int) -> None:
-        b = self.block
-        h, w = -(-h // b) * b, -(-w // b) * b  # sides a blocked layout can run
-        if self._shape == (h, w):
+        b, graph = self.block, self._graph
+        if (h % b or w % b) and self.variant == "s2d":  # the plain graph: the same output
+            self._odd_graph = self._odd_graph or self._plain_graph()
+            graph = self._odd_graph
+        else:
+            h, w = -(-h // b) * b, -(-w // b) * b  # sides a blocked layout can run
+        if self._shape == (h, w) and self._interp is graph:
             return
+        self._interp = graph
+        self._in = self._interp.get_input_details()[0]
         self._interp.resize_tensor_input(self._in["index"], [1, h, w, 1], strict=False)
         self._interp.allocate_tensors()
         self._in = self._interp.get_input_details()[0]

@@ -26,17 +26,17 @@ def photo_y() -> np.ndarray:
     ("scale", "tier"), [(2, "tiny"), (2, "standard"), (2, "quality"), (3, "standard"), (4, "tiny")]
 )
 def test_shipped_models_bit_for_bit(photo_y, scale, tier):
-    """Even sides: the plain graph's output exactly (int8 sums are exact, and a float first
-    layer stays on the pixel grid). Odd sides: the plain graph's on the edge-padded plane."""
+    """The plain graph's output exactly: int8 sums are exact and a float first layer stays on
+    the pixel grid; a plane with an odd side runs in the plain graph, and even ones again in
+    the blocked one after it."""
     path = default_model_path(scale, tier)
     plain, blocked = Upscaler(path, num_threads=1), Upscaler(path, num_threads=1, variant="s2d")
     assert blocked.block == 2 and plain.block == 1 and blocked.radius == plain.radius
-    assert np.array_equal(blocked.upscale_y(photo_y), plain.upscale_y(photo_y))
     odd = np.ascontiguousarray(photo_y[:63, :89])
-    padded = np.pad(odd, ((0, 1), (0, 1)), mode="edge")
-    out = blocked.upscale_y(odd)
-    assert out.shape == (63 * scale, 89 * scale) and out.flags.c_contiguous
-    assert np.array_equal(out, plain.upscale_y(padded)[: 63 * scale, : 89 * scale])
+    for y in (photo_y, odd, photo_y[:40, :50]):
+        out = blocked.upscale_y(np.ascontiguousarray(y))
+        assert np.array_equal(out, plain.upscale_y(np.ascontiguousarray(y)))
+        assert (blocked._interp is blocked._graph) == (y.shape[0] % 2 == y.shape[1] % 2 == 0)
 
 
 def test_one_xnnpack_partition():
@@ -97,9 +97,13 @@ def test_refusals(tmp_path):
         Upscaler(blocked, variant="s2d")
     with pytest.raises(ModelError, match="unknown variant"):
         Upscaler(default_model_path(2, "tiny"), variant="wide")
-    # a file converted blocked runs blocked as its plain variant
-    up = Upscaler(blocked, num_threads=1)
-    assert up.block == 2 and up.upscale_y(np.zeros((7, 9), np.uint8)).shape == (14, 18)
+    # a file converted blocked has no plain graph: an odd plane is padded by edge copies
+    up, plain = Upscaler(blocked, num_threads=1), Upscaler(default_model_path(2, "tiny"))
+    odd = np.ascontiguousarray(load_rgb(SAMPLES_DIR / "chelsea.png")[:63, :89, 1])
+    padded = np.pad(odd, ((0, 1), (0, 1)), mode="edge")
+    out = up.upscale_y(odd)
+    assert out.shape == (126, 178) and out.flags.c_contiguous
+    assert np.array_equal(out, plain.upscale_y(padded)[:126, :178])
 
 
 def test_upscale_variants_write_the_same_photo(tmp_path, caplog):
@@ -164,3 +168,18 @@ def test_shared_constants_are_copied_before_blocking(photo_y):
     path = tiny_model.COMMITTED
     plain, blocked = Upscaler(path, num_threads=1), Upscaler(path, num_threads=1, variant="s2d")
     assert np.array_equal(blocked.upscale_y(photo_y), plain.upscale_y(photo_y))
+
+
+def test_without_the_schema_auto_runs_plain(monkeypatch):
+    """tflite-runtime ships no TFLite schema to rewrite with: --variant auto runs the plain
+    graph, --variant s2d is one line."""
+    import espcn_edge.layout
+    from device.engine import CommandError, EngineOptions, open_upscaler
+
+    def no_schema():
+        raise ImportError("no schema_py_generated")
+
+    monkeypatch.setattr(espcn_edge.layout, "_schema", no_schema)
+    assert open_upscaler(EngineOptions(tier="tiny")).variant == "plain"
+    with pytest.raises(CommandError, match="needs ai-edge-litert's TFLite schema"):
+        open_upscaler(EngineOptions(tier="tiny", variant="s2d"))
