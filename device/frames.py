@@ -7,7 +7,8 @@ the core colour functions.
 The SR frame's chroma is made only at the size its consumers need: a 4:2:0 JPEG or H.264 frame
 carries Cb/Cr at half the SR size — at ×2 the LR size, which an RGB source's chroma already has —
 and only RGB consumers (a window, PNG files) need them at the full SR size. Either is bicubic from
-the LR chroma, resized on the chroma worker while the model runs.
+the LR chroma, made after the model runs, not beside it: the interpreter's threads already fill
+the cores (benchmarks/glue.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from espcn_edge.color import resize_bicubic, resize_chroma_async, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
 
 
 @dataclass
@@ -76,9 +77,12 @@ class Result:
     def chroma(self, full: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Cb, Cr at half the SR size (4:2:0), or at the SR size when `full` (made once)."""
         size = self.size if full else half_size(self.size)
-        if size not in self._chroma:
-            self._chroma[size] = _chroma_at(self.frame.cb, self.frame.cr, size)
-        return self._chroma[size]
+        if size in self._chroma:
+            return self._chroma[size]
+        chroma = _chroma_at(self.frame.cb, self.frame.cr, size)
+        if chroma[0] is not self.frame.cb:  # kept only when resized
+            self._chroma[size] = chroma
+        return chroma
 
     def planes(self, full: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Y, Cb, Cr: 4:2:0 (for JPEG and H.264), or all at the SR size when `full`."""
@@ -105,27 +109,22 @@ def _chroma_at(cb: np.ndarray, cr: np.ndarray, size: Size):
 def super_resolve(
     frame: Frame, upscale_y, scale: int, full_chroma: Collection[bool] = (False,)
 ) -> Result:
-    """Run one frame through `upscale_y` (the engine's Y → Y call, `scale`× larger) while the
-    chroma its consumers take is resized on the chroma worker: `full_chroma` has False for 4:2:0
-    consumers (JPEG, H.264), True for RGB ones (full SR size)."""
+    """Run one frame through `upscale_y` (the engine's Y → Y call, `scale`× larger), then make
+    the chroma its consumers take: `full_chroma` has False for 4:2:0 consumers (JPEG, H.264),
+    True for RGB ones (full SR size)."""
     t0 = time.perf_counter()
-    w, h = frame.size[0] * scale, frame.size[1] * scale
-    wanted = [(w, h) if full else half_size((w, h)) for full in set(full_chroma)]
-    pending = {
-        size: resize_chroma_async(frame.cb, frame.cr, size)
-        for size in wanted
-        if (frame.cb.shape[1], frame.cb.shape[0]) != size
-    }
     y_sr = upscale_y(frame.y)
     t1 = time.perf_counter()
+    w, h = frame.size[0] * scale, frame.size[1] * scale
     if y_sr.shape != (h, w):
         raise ValueError(f"upscale_y gave {y_sr.shape[1]}×{y_sr.shape[0]}, not ×{scale}")
     result = Result(frame, y_sr)
-    result._chroma.update({size: job.result() for size, job in pending.items()})
+    for full in set(full_chroma):
+        result.chroma(full)
     t2 = time.perf_counter()
     result.stage_ms = {
         "capture": frame.capture_ms,
         "invoke": (t1 - t0) * 1e3,
-        "chroma": (t2 - t1) * 1e3,  # the wait for chroma beyond invoke
+        "chroma": (t2 - t1) * 1e3,
     }
     return result

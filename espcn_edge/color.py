@@ -12,9 +12,6 @@ All arrays are H×W (planes) or H×W×3 (RGB), uint8 unless stated.
 
 from __future__ import annotations
 
-import functools
-from concurrent.futures import Future, ThreadPoolExecutor
-
 import numpy as np
 from PIL import Image
 
@@ -100,24 +97,14 @@ def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
     return resize_bicubic(hr, (w // scale, h // scale))
 
 
-@functools.cache
-def _chroma_worker() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="espcn-chroma")
-
-
-def resize_chroma_async(cb: np.ndarray, cr: np.ndarray, size: tuple[int, int]) -> Future:
-    """Cb and Cr resized to `size` with bicubic in a worker thread, so the model can run
-    meanwhile (Pillow and the interpreter both release the GIL); `.result()` is the pair."""
-    return _chroma_worker().submit(lambda: (resize_bicubic(cb, size), resize_bicubic(cr, size)))
-
-
 def upscale_rgb(rgb: np.ndarray, scale: int, upscale_y) -> np.ndarray:
     """Super-resolve an RGB image: `upscale_y` maps the Y plane (uint8 H×W) to Y (uint8 rH×rW);
-    chroma is upscaled with bicubic (while `upscale_y` runs) and merged back."""
+    chroma is upscaled with bicubic and merged back. After `upscale_y`, not beside it on a
+    worker: the interpreter's threads already fill the cores (benchmarks/glue.py)."""
     y, cb, cr = rgb_to_ycbcr(rgb)
-    chroma = resize_chroma_async(cb, cr, (y.shape[1] * scale, y.shape[0] * scale))
     y_sr = upscale_y(y)
-    return ycbcr_to_rgb(y_sr, *chroma.result())
+    size = (y.shape[1] * scale, y.shape[0] * scale)
+    return ycbcr_to_rgb(y_sr, resize_bicubic(cb, size), resize_bicubic(cr, size))
 
 
 def matlab_y(rgb: np.ndarray) -> np.ndarray:

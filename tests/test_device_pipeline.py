@@ -185,7 +185,7 @@ def test_rgb_chroma_is_made_only_when_a_sink_needs_rgb(monkeypatch):
     assert sink.results[0].chroma()[0] is sink.results[0].frame.cb
 
     monkeypatch.undo()
-    sink = RgbSink()  # full-size chroma made alongside the model, before the sinks see it
+    sink = RgbSink()  # full-size chroma made after the model, before the sinks see it
     Pipeline(CountingSource(limit=3), bicubic_x2, [sink], scale=2).run()
     assert sink.results and all(list(r._chroma) == [(64, 48)] for r in sink.results)
 

@@ -1,0 +1,113 @@
+"""Where a frame's glue should run: chroma resized beside the interpreter (during invoke) or
+between invokes, and with 1 or 2 interpreter threads — every variant on the same demo frames,
+interleaved frame by frame in one run, as × the invoke of the shipped configuration.
+
+    python benchmarks/glue.py [--size 320x240] [--frames 40] [--tiers tiny standard quality]
+
+The RGB → RGB frame and the camera path (YUV420 → SR → 4:2:0 JPEG) are the real calls
+(`Upscaler.upscale_rgb`, `frames.super_resolve`); the "overlapped" variants submit the same
+resizes to a worker before invoke instead, which is what the runtime did before. The first line
+names the CPU and the load: on 2 cores the interpreter's threads already fill the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import functools
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from device.bench import _as_camera_delivers, demo_frames
+from device.engine import DEFAULT_ENGINE, open_upscaler
+from device.frames import half_size, super_resolve
+from device.sinks.jpeg import encode_planes
+from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.commandline import parse_size
+from espcn_edge.machine import cpu_info, describe
+from espcn_edge.runtime import TIERS
+
+_BESIDE = ThreadPoolExecutor(max_workers=1)
+
+
+def _both(cb, cr, size):
+    return resize_bicubic(cb, size), resize_bicubic(cr, size)
+
+
+def invoke(up, rgb, cam):
+    return up.upscale_y(cam.y)
+
+
+def rgb_after(up, rgb, cam):
+    return up.upscale_rgb(rgb)
+
+
+def rgb_overlapped(up, rgb, cam):
+    """The RGB frame with both chroma resizes on a worker while invoke runs."""
+    y, cb, cr = rgb_to_ycbcr(rgb)
+    job = _BESIDE.submit(_both, cb, cr, (y.shape[1] * up.scale, y.shape[0] * up.scale))
+    y_sr = up.upscale_y(y)
+    return ycbcr_to_rgb(y_sr, *job.result())
+
+
+def camera_after(up, rgb, cam):
+    return encode_planes(*super_resolve(cam, up.upscale_y, up.scale).planes())
+
+
+def camera_overlapped(up, rgb, cam):
+    """The camera path with its 4:2:0 chroma resized on a worker while invoke runs."""
+    size = half_size((cam.size[0] * up.scale, cam.size[1] * up.scale))
+    job = _BESIDE.submit(_both, cam.cb, cam.cr, size)
+    y_sr = up.upscale_y(cam.y)
+    return encode_planes(y_sr, *job.result())
+
+
+VARIANTS = {
+    "invoke": invoke,
+    "RGB frame, chroma after invoke": rgb_after,
+    "RGB frame, chroma overlapped": rgb_overlapped,
+    "camera, chroma after invoke": camera_after,
+    "camera, chroma overlapped": camera_overlapped,
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--size", type=parse_size, default="320x240")
+    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--tiers", nargs="+", default=list(TIERS), choices=TIERS)
+    args = p.parse_args()
+    print(f"CPU: {describe(cpu_info())}; load average {os.getloadavg()[0]:.1f}")
+    clips = demo_frames(args.size, args.frames + 5)
+    for tier in args.tiers:
+        ups = {
+            t: open_upscaler(dataclasses.replace(DEFAULT_ENGINE, tier=tier, threads=t))
+            for t in (2, 1)
+        }
+        variants = {
+            f"{name}, {t} thr": functools.partial(fn, up)
+            for t, up in ups.items()
+            for name, fn in VARIANTS.items()
+        }
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        for i, rgb in enumerate(clips):
+            cam = _as_camera_delivers(*rgb_to_ycbcr(rgb))
+            for name, fn in variants.items():
+                t0 = time.perf_counter()
+                fn(rgb, cam)
+                if i >= 5:
+                    times[name].append((time.perf_counter() - t0) * 1e3)
+        med = {k: float(np.median(v)) for k, v in times.items()}
+        base = med["invoke, 2 thr"]
+        size = f"{args.size[0]}x{args.size[1]}"
+        print(f"\n{tier} ({size}, {args.frames} frames): median ms, × invoke with 2 threads")
+        for name, ms in med.items():
+            print(f"  {name:<42}{ms:8.2f}{ms / base:7.2f}×")
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
