@@ -6,14 +6,12 @@ espcn-edge camera --scale 2 --source demo --view 127.0.0.1:8000
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import logging
-import signal
-import threading
 from pathlib import Path
 
 from espcn_edge.commandline import parse_size, positive_float, positive_int
+from espcn_edge.interrupt import stop_on_signals
 from espcn_edge.runtime import DEFAULT_TIER
 
 from .autotier import pick_tier
@@ -34,29 +32,6 @@ from .sources import SPECS_HELP, open_source
 from .stats import Stats
 
 log = logging.getLogger("device.camera")
-
-
-@contextlib.contextmanager
-def stop_on_signals(stop):
-    """Call `stop()` on Ctrl-C or SIGTERM (from the main thread) so cleanup runs normally;
-    a second Ctrl-C interrupts at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    calls = []
-
-    def handler(signum, frame):
-        if calls and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        calls.append(signum)
-        stop()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 def run(

@@ -2,7 +2,8 @@
 
 The problems a user can meet while a command runs (a bad request, a missing model or camera, an
 unreadable input, a full or read-only disk) are caught here, once for all commands, and become
-one line `espcn-edge COMMAND: …` with exit status 2.
+one line `espcn-edge COMMAND: …` with exit status 2. So do Ctrl-C and SIGTERM (exit status 130,
+143), once every temporary file is removed (`espcn_edge.interrupt`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 from espcn_edge import __version__
 from espcn_edge.imageio import ImageError
+from espcn_edge.interrupt import Interrupted, interruptible
 from espcn_edge.runtime import ModelError
 
 from .engine import CommandError, fail
@@ -48,9 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
     try:
-        return module.main(argv[1:])
+        with interruptible():
+            return module.main(argv[1:])
     except (CommandError, SourceError, SinkError, ImageError, ModelError, OSError) as e:
         return fail(argv[0], e)
+    except Interrupted as e:  # Ctrl-C, SIGTERM: cleaned up on the way here
+        fail(argv[0], e)
+        return e.status
 
 
 if __name__ == "__main__":

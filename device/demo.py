@@ -21,9 +21,9 @@ from pathlib import Path
 
 from espcn_edge.commandline import non_negative_int, parse_size
 from espcn_edge.imageio import save_rgb
+from espcn_edge.interrupt import stop_on_signals
 
 from . import bench
-from .camera import stop_on_signals
 from .engine import (
     DEFAULT_ENGINE,
     CommandError,

@@ -9,13 +9,14 @@ With two or more paths the last one is the output (a file for one input file, el
 with -o/--output every path is an input. A file this command writes is never read as an input
 (a rerun does the same thing again), and an existing output is replaced only with --overwrite —
 never an existing image or video in the last place of several paths (`upscale *.jpg`): that
-output must be named with -o.
+output must be named with -o — or kept with --skip-existing, which does only the rest.
 Photos come out upright with their EXIF and colour profile; alpha and greyscale are kept.
 Large images are run in tiles, in bounded memory, with the same result as whole. Videos become
 H.264 (MP4, or MOV/MKV by name) frame by frame, each frame at its source timestamp, the audio
 copied unchanged and the rotation kept; --crf sets their quality. Every file is written
 atomically. A file that cannot be read is reported in one line and the others are still done;
-the exit status is then 1.
+the exit status is then 1. Ctrl-C or SIGTERM keeps the files already written, discards the one
+being written and says how far it got (exit status 130 or 143); --skip-existing continues.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from PIL import Image
 
 from espcn_edge.imageio import IMAGE_SUFFIXES, ImageError, load_photo, save_photo
+from espcn_edge.interrupt import Interrupted
 from espcn_edge.runtime import DEFAULT_TILE, WHOLE_PIXELS, ModelError
 
 from .engine import (
@@ -61,6 +63,7 @@ class Job:
     src: Path
     dst: Path
     error: str | None = None  # set when the input cannot be used (reported, others still done)
+    skip: bool = False  # the output exists and --skip-existing keeps it
 
     @property
     def is_video(self) -> bool:
@@ -85,12 +88,19 @@ def _out_name(src: Path, scale: int, beside: bool) -> str:
     return f"{src.stem}_x{scale}{suffix}" if beside else f"{src.stem}{suffix}"
 
 
-def plan(paths: list[Path], output: Path | None, scale: int, overwrite: bool = False) -> list[Job]:
+def plan(
+    paths: list[Path],
+    output: Path | None,
+    scale: int,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+) -> list[Job]:
     """Turn the command line into (input, output) pairs; raises CommandError for bad requests.
 
     Deterministic whatever exists already: the last of two or more paths is the output; an
     input that is another input's output is skipped (so rerunning into the same folder reads
-    the same files); an output that exists is an error unless `overwrite`.
+    the same files); an output that exists is an error unless `overwrite`, or its job is
+    marked `skip` with `skip_existing`.
     """
     if output is None and len(paths) >= 2:
         paths, output = paths[:-1], paths[-1]
@@ -130,10 +140,10 @@ def plan(paths: list[Path], output: Path | None, scale: int, overwrite: bool = F
         else:
             out_dir = output or path.parent
             jobs.append(Job(path, out_dir / _out_name(path, scale, out_dir == path.parent)))
-    return _checked(jobs, overwrite)
+    return _checked(jobs, overwrite, skip_existing)
 
 
-def _checked(jobs: list[Job], overwrite: bool) -> list[Job]:
+def _checked(jobs: list[Job], overwrite: bool, skip_existing: bool) -> list[Job]:
     work = [j for j in jobs if j.error is None]
     outputs = {j.dst.resolve(): j for j in work}
     for job in work:
@@ -144,10 +154,16 @@ def _checked(jobs: list[Job], overwrite: bool) -> list[Job]:
     for job in jobs:
         if job.error is None and (other := seen.setdefault(job.dst.resolve(), job)) is not job:
             raise CommandError(f"{job.dst}: both {other.src} and {job.src} would be written here")
-    existing = [j.dst for j in jobs if j.error is None and j.dst.exists()]
-    if existing and not overwrite:
+    existing = [j for j in jobs if j.error is None and j.dst.exists()]
+    if skip_existing:
+        for job in existing:
+            job.skip = True
+    elif existing and not overwrite:
         more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
-        raise CommandError(f"{existing[0]}: already exists{more}; pass --overwrite to replace")
+        raise CommandError(
+            f"{existing[0].dst}: already exists{more}; pass --overwrite to replace, "
+            "--skip-existing to keep"
+        )
     return jobs
 
 
@@ -202,37 +218,62 @@ def run(
     tile: int | None = None,
     quality: int = 95,
     overwrite: bool = False,
+    skip_existing: bool = False,
 ) -> int:
     """Upscale everything; returns the number of inputs that failed. `tile`: the engine's
-    largest tile side in LR pixels (None: its default, 0: whole images)."""
+    largest tile side in LR pixels (None: its default, 0: whole images). On SIGINT or SIGTERM
+    (see `espcn_edge.interrupt`) raises Interrupted saying how many files were written."""
+    if overwrite and skip_existing:
+        raise CommandError(
+            "--overwrite replaces the outputs that exist and --skip-existing keeps them: "
+            "pass one of the two"
+        )
     if tile is not None and tile < 0:
         raise CommandError(f"--tile {tile}: use 0 (whole images) or a tile side in pixels")
     if not 1 <= quality <= 100:
         raise CommandError(f"--quality {quality}: use 1 to 100")
     upscaler = open_upscaler(engine)  # first: the outputs are named by the model's scale
-    jobs = plan(paths, output, upscaler.scale, overwrite)
+    jobs = plan(paths, output, upscaler.scale, overwrite, skip_existing)
     if tile is not None:
         upscaler.tile = tile
-    failed, noted = 0, False
+    skipped = sum(job.skip for job in jobs)
+    todo = sum(not job.skip and job.error is None for job in jobs)
+    failed = written = 0
+    noted = False
     bar = Progress(len(jobs), "files")
-    for job in jobs:
-        try:
-            if job.error:
-                raise CommandError(job.error)
-            if job.is_video:
-                info = _video(job, upscaler, crf)
-            else:
-                info, deep = _image(job, upscaler, quality)
-                if deep and not noted:  # said once per run
-                    noted = True
-                    print(f"{PREFIX}note: {DEEP_NOTE}", file=sys.stderr, flush=True)
-            print(f"{job.src} → {job.dst} ({info})", flush=True)
-        except (CommandError, ImageError, ModelError, SourceError, SinkError, OSError) as e:
-            failed += 1
-            msg = str(e) if str(job.src) in str(e) else f"{job.src}: {e}"
-            print(f"{PREFIX}{msg}", file=sys.stderr, flush=True)
-        bar.update(note=job.src.name)
-    bar.close()
+    try:
+        for job in jobs:
+            if job.skip:
+                bar.update(note=job.src.name)
+                continue
+            try:
+                if job.error:
+                    raise CommandError(job.error)
+                if job.is_video:
+                    info = _video(job, upscaler, crf)
+                else:
+                    info, deep = _image(job, upscaler, quality)
+                    if deep and not noted:  # said once per run
+                        noted = True
+                        print(f"{PREFIX}note: {DEEP_NOTE}", file=sys.stderr, flush=True)
+                written += 1
+                print(f"{job.src} → {job.dst} ({info})", flush=True)
+            except (CommandError, ImageError, ModelError, SourceError, SinkError, OSError) as e:
+                failed += 1
+                msg = str(e) if str(job.src) in str(e) else f"{job.src}: {e}"
+                print(f"{PREFIX}{msg}", file=sys.stderr, flush=True)
+            bar.update(note=job.src.name)
+    except Interrupted as e:
+        kept = f", {skipped} skipped (already there)" if skipped else ""
+        raise Interrupted(
+            e.signum,
+            f"interrupted: {written} of {todo} written{kept}, none half-written; run again "
+            "with --skip-existing to do the rest",
+        ) from None
+    finally:
+        bar.close()
+    if skipped:
+        print(f"{written} of {todo} written, {skipped} skipped (already there)", flush=True)
     return failed
 
 
@@ -255,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--overwrite", action="store_true", help="replace outputs that exist (else: exit 2)"
+    )
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave outputs that exist as they are and do the rest (to finish an interrupted run)",
     )
     p.add_argument(
         "--quality", type=int, default=95, help="JPEG and WebP quality of the outputs (1-100)"
@@ -289,5 +335,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     engine = EngineOptions.from_args(args)
-    failed = run(args.paths, args.output, engine, args.crf, args.tile, args.quality, args.overwrite)
+    failed = run(
+        args.paths,
+        args.output,
+        engine,
+        args.crf,
+        args.tile,
+        args.quality,
+        args.overwrite,
+        args.skip_existing,
+    )
     return 1 if failed else 0

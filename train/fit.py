@@ -17,6 +17,7 @@ from pathlib import Path
 from espcn_edge import DEFAULT_SPEC, SAMPLES_DIR, ModelSpec, commandline, parse_spec
 from espcn_edge.atomic import WriteError, remove_stale, write_text
 from espcn_edge.dataset import DatasetError
+from espcn_edge.interrupt import Interrupted, interruptible
 from espcn_edge.quiet import import_tensorflow_quietly, quiet_tensorflow
 
 log = logging.getLogger("train.fit")
@@ -65,6 +66,8 @@ class FitConfig:
     multiscale: bool = False
     xla: str = "auto"
     strategy: str = "auto"
+    device_patches: bool = False
+    mixed_precision: str = "off"
     verbose: int = 1
 
 
@@ -194,6 +197,8 @@ def run(cfg: FitConfig) -> dict:
     )
     from train.data import DataGenerator
     from train.losses import make_loss, with_teacher
+    from train.patches import DevicePatches, DevicePatchModel
+    from train.precision import choose_policy, cpu_has_bf16, dtype_policy
     from train.qat import QuantConv2D
     from train.reparam import collapse_into, reparam_conv
     from train.strategy import choose_strategy
@@ -204,6 +209,10 @@ def run(cfg: FitConfig) -> dict:
                        "--init-from its best.keras")  # fmt: skip
     card = _load_card(cfg)
     strategy = choose_strategy(cfg.strategy)
+    if cfg.device_patches and (cfg.teacher or strategy.num_replicas_in_sync > 1):
+        raise FitError("--device-patches trains on one device without a --teacher")
+    gpu = bool(tf.config.list_logical_devices("GPU"))
+    policy = choose_policy(cfg.mixed_precision, gpu, cpu_has_bf16())
     root = resolve_data(cfg.data)
     gen = DataGenerator(root, cfg.scale, cfg.patch_size, cfg.batch_size, cfg.multiscale)
     bicubic = bicubic_psnr(gen.valid_images, cfg.scale)
@@ -212,7 +221,9 @@ def run(cfg: FitConfig) -> dict:
         f"{strategy.num_replicas_in_sync} replica(s); {len(gen.train_images)} training / "
         f"{len(gen.valid_images)} validation images, ×{scale}, spec {spec.name} "
         f"({spec.params(scale)} params, {spec.macs_per_lr_pixel(scale)} MAC/LR px)"
-        f"{', quantization-aware' if cfg.qat else ''}; bicubic val_psnr {bicubic:.2f} dB"
+        f"{', quantization-aware' if cfg.qat else ''}; bicubic val_psnr {bicubic:.2f} dB; "
+        f"{policy}{', patches cut in the step on the ' if cfg.device_patches else ''}"
+        f"{('GPU' if gpu else 'CPU') if cfg.device_patches else ''}"
     )
     card.update(
         scale=scale,
@@ -234,6 +245,8 @@ def run(cfg: FitConfig) -> dict:
         teacher=str(cfg.teacher) if cfg.teacher else None,
         teacher_weight=cfg.teacher_weight if cfg.teacher else None,
         multiscale=cfg.multiscale,
+        device_patches=cfg.device_patches,
+        dtype_policy=policy,
         versions=versions(),
     )
 
@@ -252,7 +265,12 @@ def run(cfg: FitConfig) -> dict:
     with strategy.scope():
         plain = build_espcn(scale, spec)
         conv = QuantConv2D if cfg.qat else reparam_conv(cfg.reparam)
-        model = build_espcn(scale, spec, conv=conv)
+        with dtype_policy(policy):
+            model = build_espcn(scale, spec, conv=conv, head_dtype="float32")
+            if cfg.device_patches:
+                patches = DevicePatches(gen.train_images, scale, cfg.patch_size, cfg.batch_size)
+                model = DevicePatchModel(model, patches)
+                dataset = model.placeholder()
         if cfg.init_from:
             init_from(model, cfg.init_from)
         schedule = keras.optimizers.schedules.CosineDecay(cfg.lr, total_steps, alpha=0.02)
@@ -383,6 +401,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="auto",
         help="tf.distribute strategy; auto picks by visible GPUs and TF_CONFIG",
     )
+    add(
+        "--device-patches",
+        action="store_true",
+        help="upload the training images once and cut the random patches inside the compiled "
+        "step (for a GPU, which a CPU generator cannot keep busy); one device, no --teacher",
+    )
+    add(
+        "--mixed-precision",
+        choices=("off", "auto", "bf16", "fp16"),
+        default="off",
+        help="compute in 16 bits, output and loss in float32; auto: fp16 on a GPU, bf16 on a "
+        "CPU with AVX-512 BF16 or AMX, else off",
+    )
     add("-v", "--verbose", action="store_true", help="TensorFlow's and Keras's own messages too")
     return p.parse_args(argv)
 
@@ -392,11 +423,34 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s: %(message)s"
     )
+    out = args.out or Path(f"runs/x{args.scale}")
+    try:
+        with interruptible():
+            return _train(args, out)
+    except Interrupted as e:  # Ctrl-C, SIGTERM: the checkpoint being written was discarded
+        again = "--resume in place of --overwrite" if args.overwrite else "--resume"
+        commandline.fail(
+            PROG,
+            f"{e}: {out} keeps {epochs_done(out)} finished of {args.epochs} epochs; run the "
+            f"same command with {again} to continue",
+        )
+        return e.status
+
+
+def epochs_done(out: Path) -> int:
+    """Epochs of the unfinished run in `out` that --resume keeps (its backup's count)."""
+    try:
+        return int(json.loads((out / "backup" / "training_metadata.json").read_text())["epoch"])
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def _train(args: argparse.Namespace, out: Path) -> int:
     import_tensorflow_quietly()
     quiet_tensorflow(args.verbose)
     try:
         cfg = FitConfig(
-            out=args.out or Path(f"runs/x{args.scale}"),
+            out=out,
             data=args.data,
             scale=args.scale,
             spec=parse_spec(args.spec),
@@ -416,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
             multiscale=args.multiscale,
             xla=args.xla,
             strategy=args.strategy,
+            device_patches=args.device_patches,
+            mixed_precision=args.mixed_precision,
             verbose=1 if sys.stdout.isatty() else 2,
         )
         run(cfg)

@@ -1,0 +1,63 @@
+"""Ctrl-C and SIGTERM end a command the way an error does: every `finally` and atomic write
+cleans up on the way out (no temporary file is left) and the user reads one line, exit status
+128 + the signal's number (130, 143) as a shell reports a process killed by it."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived. A BaseException, like KeyboardInterrupt, so that no
+    `except Exception` on the way up mistakes it for a failure of one file and goes on."""
+
+    def __init__(self, signum: int, message: str = "interrupted"):
+        super().__init__(message)
+        self.signum = signum
+
+    @property
+    def status(self) -> int:
+        return 128 + self.signum
+
+
+@contextlib.contextmanager
+def _handling(handler: Callable[[int], None]) -> Iterator[None]:
+    """Call `handler(signum)` on SIGINT and SIGTERM while inside; the old handlers after.
+    Signals reach the main thread only, so elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, lambda signum, frame: handler(signum)) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def interruptible() -> contextlib.AbstractContextManager[None]:
+    """Raise Interrupted in the main thread on SIGINT or SIGTERM."""
+
+    def handler(signum: int) -> None:
+        raise Interrupted(signum)
+
+    return _handling(handler)
+
+
+def stop_on_signals(stop: Callable[[], None]) -> contextlib.AbstractContextManager[None]:
+    """Call `stop()` on the first SIGINT or SIGTERM, so a stream ends normally (its recording
+    finished); a second Ctrl-C raises Interrupted at once."""
+    calls: list[int] = []
+
+    def handler(signum: int) -> None:
+        if calls and signum == signal.SIGINT:
+            raise Interrupted(signum)
+        calls.append(signum)
+        stop()
+
+    return _handling(handler)

@@ -1,0 +1,140 @@
+"""Ctrl-C and SIGTERM in the middle of the real commands: one line, exit status 130 or 143, no
+traceback, no temporary file, what was finished kept; --skip-existing and --resume then do the
+rest."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import BSD200
+from fakes import tiny_model
+from PIL import Image
+
+from device.cli import main as cli
+
+ROOT = Path(__file__).parents[1]
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
+FRAMES = 240  # about a second of upscaling: long enough to be interrupted in the middle
+PHOTOS = ("a.png", "b.png", "c.png")  # sorted before the video, so done before it starts
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> Path:
+    """Three real photos and a 240-frame H.264 clip, in one folder."""
+    av = pytest.importorskip("av")
+    folder = tmp_path_factory.mktemp("media")
+    for name, photo in zip(PHOTOS, sorted(BSD200.glob("*.png")), strict=False):
+        shutil.copy(photo, folder / name)
+    with av.open(str(folder / "z.mp4"), "w") as out:
+        video = out.add_stream("libx264", rate=24, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = 96, 64, "yuv420p"
+        for i in range(FRAMES):
+            rgb = np.zeros((64, 96, 3), np.uint8)
+            rgb[..., 0], rgb[..., 1] = (np.arange(96) * 2 + i * 3) % 256, i
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return folder
+
+
+def _stopped_when(proc: subprocess.Popen, started, signum: int) -> tuple[str, str]:
+    """Send `signum` once `started()` holds; returns the process's (stdout, stderr)."""
+    deadline = time.time() + 120
+    while proc.poll() is None and not started() and time.time() < deadline:
+        time.sleep(0.005)
+    assert proc.poll() is None, "finished before it could be interrupted"
+    proc.send_signal(signum)
+    return proc.communicate(timeout=60)
+
+
+def _one_error_line(stderr: str, prog: str) -> str:
+    assert "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith(f"{prog}: ")]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+def test_interrupted_upscale_keeps_the_finished_files_and_skip_existing_does_the_rest(
+    media, tmp_path, signum, capsys
+):
+    out = tmp_path / "out"
+    args = ["upscale", str(media), "-o", str(out), "--model", str(tiny_model.COMMITTED)]
+    args += ["--variant", "plain"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "device.cli", *args],
+        cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    _, err = _stopped_when(proc, lambda: any(out.glob(".z.mp4.*")), signum)  # mid-video
+    assert proc.returncode == 128 + signum, err
+    line = _one_error_line(err, "espcn-edge upscale")
+    assert line.endswith("interrupted: 3 of 4 written, none half-written; run again with "
+                         "--skip-existing to do the rest"), line  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == list(PHOTOS)  # no temporary file left
+    finished = {name: (out / name).read_bytes() for name in PHOTOS}
+    for name in PHOTOS:
+        with Image.open(media / name) as src, Image.open(out / name) as sr:
+            assert sr.size == (src.width * 2, src.height * 2)
+
+    assert cli([*args, "--skip-existing"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 of 1 written, 3 skipped (already there)"
+    assert {name: (out / name).read_bytes() for name in PHOTOS} == finished
+    import av
+
+    with av.open(str(out / "z.mp4")) as clip:
+        assert sum(1 for _ in clip.decode(video=0)) == FRAMES
+    assert sorted(p.name for p in out.iterdir()) == [*PHOTOS, "z.mp4"]
+
+
+def test_skip_existing_and_overwrite_together_are_one_line(media, tmp_path, capsys):
+    args = ["upscale", str(media / "a.png"), str(tmp_path / "a.png"), "--overwrite"]
+    assert cli([*args, "--skip-existing"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "--skip-existing" in err[0] and "--overwrite" in err[0], err
+    assert not (tmp_path / "a.png").exists()
+
+
+def _epochs(out: Path) -> list[int]:
+    with open(out / "history.csv") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def test_interrupted_training_says_so_in_one_line_and_resumes(tmp_path, div2k_onthefly):
+    out = tmp_path / "run"
+    args = [
+        "-m", "train.fit", "--data", str(div2k_onthefly), "--scale", "2", "--spec",
+        tiny_model.SPEC, "--epochs", "6", "--steps-per-epoch", "30", "--patch-size", "16",
+        "--batch-size", "4", "--out", str(out),
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    backup = out / "backup" / "training_metadata.json"  # the last file an epoch writes
+    _, err = _stopped_when(proc, backup.exists, signal.SIGINT)
+    assert proc.returncode == 130, err
+    line = _one_error_line(err, "python -m train.fit")
+    kept = json.loads(backup.read_text())["epoch"]  # what --resume starts from
+    assert (
+        1 <= kept < 6
+        and kept <= len(_epochs(out))
+        and f"interrupted: {out} keeps {kept} finished of 6 epochs" in line
+    )
+    assert line.endswith("run the same command with --resume to continue"), line
+    assert not [p for p in out.rglob(".*") if p.is_file()], "temporary files left behind"
+
+    from train.fit import main
+
+    assert main([*args[2:], "--resume"]) == 0
+    assert _epochs(out) == list(range(6)) and not (out / "backup").exists()
