@@ -11,13 +11,15 @@ from .spec import DEFAULT_SPEC, ModelSpec
 
 
 def build_espcn(
-    scale: int, spec: ModelSpec = DEFAULT_SPEC, conv=keras.layers.Conv2D
+    scale: int, spec: ModelSpec = DEFAULT_SPEC, conv=keras.layers.Conv2D, head_dtype=None
 ) -> keras.Model:
     """Y in [0, 1] of shape (H, W, 1) → Y in [0, 1] of shape (scale·H, scale·W, 1).
 
     Only built-in layers and ``keras.ops`` are used, so ``keras.models.load_model`` needs no
     custom objects and the converter emits TFLite's DEPTH_TO_SPACE. `conv` lets
     quantization-aware training swap in a fake-quantizing Conv2D with the same arguments.
+    `head_dtype` ("float32") keeps conv7 and what follows out of a mixed-precision policy, so
+    the output and the loss stay float32.
     """
     if scale not in (2, 3, 4):
         raise ValueError(f"scale must be 2, 3 or 4, not {scale}")
@@ -25,10 +27,13 @@ def build_espcn(
     x = lr
     for i, (k, n) in enumerate(zip(spec.kernels, spec.widths, strict=False), start=1):
         x = conv(n, k, padding="same", activation="tanh", name=f"conv{i}")(x)
-    x = conv(scale * scale, spec.kernels[6], padding="same", activation="sigmoid", name="conv7")(x)
+    head = {"dtype": head_dtype} if head_dtype else {}
+    x = conv(
+        scale * scale, spec.kernels[6], padding="same", activation="sigmoid", name="conv7", **head
+    )(x)
     if spec.skip:
-        anchor = keras.layers.Concatenate(name="anchor")([lr] * (scale * scale))
-        x = keras.layers.Add(name="residual")([x - 0.5, anchor])
+        anchor = keras.layers.Concatenate(name="anchor", **head)([lr] * (scale * scale))
+        x = keras.layers.Add(name="residual", **head)([x - 0.5, anchor])
         x = keras.ops.clip(x, 0.0, 1.0)
     sr = keras.ops.depth_to_space(x, scale)
     return keras.Model(lr, sr, name=re.sub(r"[^A-Za-z0-9_.-]", "_", f"espcn_x{scale}_{spec.name}"))
