@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from train.budget import finished  # noqa: F401 (shared with the scripts)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 BENCHMARK_SETS = {name: SHARED / "data" / "benchmark" / name for name in ("Set5", "Set14")}
@@ -24,11 +26,6 @@ def training_folder() -> Path:
             if not link.exists():
                 link.symlink_to(image)
     return folder
-
-
-def finished(run: Path) -> bool:
-    """Whether a train.fit run folder holds a run trained to its end (no resume state left)."""
-    return (run / "last.keras").exists() and not (run / "backup").exists()
 
 
 def copy_state(src: Path, dst: Path) -> None:

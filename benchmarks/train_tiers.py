@@ -34,7 +34,8 @@ from pathlib import Path
 
 from common import ROOT, SNAPSHOTS, copy_state, finished, restore, training_folder
 
-TIER_SPECS = {"tiny": "k3-8", "standard": "k5-16", "quality": "seed-skip"}
+from train.budget import TIER_SPECS
+
 # ×2 QAT (steps, learning rate) per tier, each the better of the two measured on its network
 # (quality: standard's, not yet compared)
 X2_QAT = {"tiny": (2000, "5e-4"), "standard": (4000, "3e-4"), "quality": (4000, "3e-4")}
