@@ -138,8 +138,8 @@ def open_upscaler(engine: EngineOptions, size: tuple[int, int] | None = None) ->
     if engine.variant != "auto":
         return _open(engine, path, engine.variant)
     plain = _open(engine, path, "plain")
-    if engine.delegate or plain.block > 1:  # an accelerator gets the graph as converted
-        return plain
+    if engine.delegate or plain.block > 1 or plain.fixed_size:  # the graph as converted: an
+        return plain  # accelerator's, a blocked file, a fixed shape (an Edge TPU model's)
     try:
         blocked = _open(engine, path, "s2d")
     except CommandError as e:
@@ -148,9 +148,13 @@ def open_upscaler(engine: EngineOptions, size: tuple[int, int] | None = None) ->
     w, h = size or PROBE_SIZE
     frame = probe_frame((w, h))
     ms = {"plain": [], "s2d": []}
-    for _ in range(3):  # interleaved, so a burst of other work slows both alike
-        ms["plain"].append(time_ms(plain, frame, 0.2))
-        ms["s2d"].append(time_ms(blocked, frame, 0.2))
+    try:
+        for _ in range(3):  # interleaved, so a burst of other work slows both alike
+            ms["plain"].append(time_ms(plain, frame, 0.2))
+            ms["s2d"].append(time_ms(blocked, frame, 0.2))
+    except ModelError as e:  # a model that cannot run at the probe's size: as converted
+        log.debug("variant auto: plain (%s)", e)
+        return plain
     fast, slow = sorted(ms, key=lambda v: min(ms[v]))
     log.info(
         "variant auto: %s — %.1f ms a %dx%d frame here against %.1f for %s (%s); "
