@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .frames import Frame, Result, super_resolve
+from .malloc import one_malloc_arena
 from .sinks import Sink
 from .sources import Source
 from .stats import Stats
@@ -150,6 +151,7 @@ class Pipeline:
         """Start source and sinks, run until done, and always stop them again; raises the first
         error (from starting, a thread or stopping) once everything is stopped."""
         threads = []
+        one_malloc_arena()  # before the sinks' and the pipeline's threads allocate
         try:
             for sink in self.sinks:
                 sink.start()

@@ -260,6 +260,31 @@ def test_camera_on_fake_picamera2_never_imports_tensorflow(tiny, tmp_path):
     assert len(shots) == 5 and Image.open(shots[0]).size == (200, 120)
 
 
+CAMERA_MAX_RSS_MB = 180  # measured 161 on the 2-core VNNI EPYC, 187 before (docs/device.md)
+
+
+def test_camera_view_and_record_stay_within_their_memory(tmp_path):
+    """The shipped model at 320×240 with the live view and an H.264 recording, in a child
+    process whose own peak RSS (VmHWM) it prints as it exits."""
+    args = ["camera", "--source", "demo", "--size", "320x240", "--view", "127.0.0.1:0"]
+    args += ["--record", str(tmp_path / "rec.mp4"), "--frames", "40"]
+    code = NO_TF + (
+        f"from device.cli import main; status = main({args!r}); "
+        "print('peak_rss_kb', open('/proc/self/status').read().split('VmHWM:')[1].split()[0]); "
+        "sys.exit(status)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "40 frames" in done.stdout and (tmp_path / "rec.mp4").stat().st_size > 0
+    peak_mb = int(done.stdout.split("peak_rss_kb")[1].split()[0]) / 1024
+    print(f"camera --view --record at 320x240: peak RSS {peak_mb:.0f} MB")
+    assert peak_mb <= CAMERA_MAX_RSS_MB
+
+
 def test_camera_stops_cleanly_on_sigterm_and_finalises_the_video(tiny, tmp_path):
     pytest.importorskip("cv2")
     video = tmp_path / "out.mp4"

@@ -190,6 +190,24 @@ def test_a_slow_pipeline_records_a_video_as_long_as_the_capture(tmp_path):
     assert np.abs(np.array(out["pts"], float) - captured).max() < 1e-3  # stamped at capture
 
 
+def x264_settings(path) -> str:
+    """The settings x264 wrote into the stream (its SEI: "x264 - core … options: …")."""
+    data = path.read_bytes()
+    start = data.index(b"options: ") + len(b"options: ")
+    return data[start : data.index(b"\0", start)].decode()
+
+
+def test_a_camera_recording_has_no_lookahead_and_a_file_upscale_keeps_it(tmp_path):
+    record = RecordSink(tmp_path / "rec.mp4")  # zerolatency: 13 MB less memory at 640×480
+    Pipeline(DemoSource((64, 48), fps=None), lambda y: y, [record], 3, scale=1).run()
+    writer = H264Writer(tmp_path / "file.mp4")
+    writer.write(*planes420(picture(0, (64, 48))), pts=0, duration=1)
+    writer.close()
+    live, offline = (x264_settings(tmp_path / n).split() for n in ("rec.mp4", "file.mp4"))
+    assert "mbtree=0" in live and not any(o.startswith("rc_lookahead") for o in live)
+    assert "mbtree=1" in offline and "rc_lookahead=10" in offline  # PRESET's own
+
+
 def test_frames_the_encoder_cannot_take_are_counted_not_lost(tmp_path):
     stats = Stats()
     record = RecordSink(tmp_path / "rec.mp4", stats=stats)

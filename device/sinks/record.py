@@ -75,7 +75,7 @@ class RecordSink(Sink):
     def start(self) -> None:
         if self.is_video:
             try:
-                self._writer = H264Writer(self.target, CAPTURE_TIME_BASE, crf=self.crf)
+                self._writer = H264Writer(self.target, CAPTURE_TIME_BASE, crf=self.crf, live=True)
             except SinkError as e:  # an unknown suffix (x.gif) or no PyAV
                 raise SinkError(f"--record {e}, or a folder for PNG frames") from None
             self._thread = threading.Thread(target=self._encode, name="record", daemon=True)
