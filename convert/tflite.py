@@ -32,6 +32,7 @@ from espcn_edge import SAMPLES_DIR, __version__, commandline
 from espcn_edge.atomic import write_files
 from espcn_edge.dataset import find_pairs
 from espcn_edge.evaluate import EvalImage, images_from_pairs, load_images
+from espcn_edge.interrupt import Interrupted, interruptible
 from espcn_edge.layout import space_to_depth
 from espcn_edge.quiet import import_tensorflow_quietly, quiet_tensorflow
 from espcn_edge.spec import PRE_TANH_RANGE
@@ -274,10 +275,17 @@ def main(argv: list[str] | None = None) -> int:
         args.patch_size, args.seed, args.input_size, args.eval_images, args.pre_tanh_clamp,
         args.fold_clip, args.exact_residual, args.float_conv1, args.space_to_depth,
     )  # fmt: skip
+    existed = out.exists()
     try:
-        report = run(args.model, out, args.data, options, args.scale, args.eval_data)
+        with interruptible():
+            print(f"converting {args.model} to {options.precision}: {out}", flush=True)
+            report = run(args.model, out, args.data, options, args.scale, args.eval_data)
     except (ValueError, OSError) as e:  # ConvertError, DatasetError, ImageError, ModelError
         return commandline.fail(prog, e)
+    except Interrupted as e:  # Ctrl-C, SIGTERM: the pair is written whole or not at all
+        kept = f"the earlier {out} is kept" if existed else f"nothing written to {out}"
+        commandline.fail(prog, f"{e}: {kept}; run the same command again to convert")
+        return e.status
     print(format_report(report))
     return 0
 

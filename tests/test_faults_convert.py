@@ -114,3 +114,28 @@ def test_an_existing_model_is_replaced_only_with_overwrite(tiny_keras, tmp_path,
     inode = out.stat().st_ino
     assert _convert(tiny_keras, out, "--overwrite") == 0
     assert out.stat().st_ino != inode  # a new model, renamed into place
+
+
+def test_sigterm_mid_conversion_is_one_line_and_keeps_the_earlier_pair(tiny_keras, tmp_path):
+    """SIGTERM while calibrating (what `systemctl stop` or a CI timeout sends): exit 143, one
+    line, the earlier model and report byte for byte, no temporary file."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "m_int8.tflite"
+    assert _convert(tiny_keras, out, "--int8", "--calibration-samples", "16") == 0
+    before = _snapshot(tmp_path)
+    root = Path(__file__).parents[1]
+    cmd = [sys.executable, "-m", "convert.tflite", "--int8", "--model", str(tiny_keras)]
+    cmd += ["--out", str(out), "--overwrite", "--calibration-samples", "5000", "--eval-images", "1"]
+    proc = subprocess.Popen(cmd, cwd=root, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
+    started = proc.stdout.readline().decode()  # said once converting begins (5000 patches)
+    assert started.startswith("converting "), (started, proc.stderr.read().decode()[-500:])
+    proc.send_signal(signal.SIGTERM)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 143
+    lines = [e for e in err.replace("\r", "\n").splitlines() if e.startswith("python -m convert")]
+    assert "Traceback" not in err and len(lines) == 1, err[-2000:]
+    assert "interrupted: the earlier" in lines[0] and "is kept" in lines[0]
+    assert _snapshot(tmp_path) == before
