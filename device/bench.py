@@ -11,7 +11,7 @@ prints one table.
 
 Stages of one frame (RGB in, RGB out, like OpenCV's `upsample`): convert (RGB → Y/Cb/Cr),
 invoke (the model on Y), chroma (bicubic Cb/Cr), rgb (merge back), each timed on its own; the
-frame time is a separate, real `Upscaler.upscale_rgb` call, in which chroma overlaps invoke.
+frame time is a separate, real `Upscaler.upscale_rgb` call (chroma after invoke, same thread).
 `encode` (a 4:2:0 JPEG of the SR planes, what the live view sends) is timed too but not part of
 the RGB → RGB frame. The camera frame is the live path, also a real call: the frame as the Pi
 camera delivers it (Y and 4:2:0 chroma), super-resolved for the live view, then its JPEG.
@@ -99,7 +99,7 @@ def _ours(upscaler, rgb: np.ndarray) -> dict[str, float]:
     encode_planes(y_sr, cb, cr)  # at ×2 the LR chroma is the 4:2:0 chroma of the SR frame
     t.append(time.perf_counter())
     ms = dict(zip((*FRAME_STAGES, "encode"), np.diff(t) * 1e3, strict=True))
-    ms["frame"] = _timed(upscaler.upscale_rgb, rgb)  # the real call: chroma overlaps invoke
+    ms["frame"] = _timed(upscaler.upscale_rgb, rgb)  # the real call, all stages
     ms["camera"] = _timed(_camera_frame, upscaler, _as_camera_delivers(y, cb, cr))
     return ms
 
@@ -185,6 +185,7 @@ def run(
         ours = med[f"{name}.frame"]
         entry = {
             "model": str(up.model_path),
+            "variant": up.variant,  # the layout it ran in: --variant auto's pick
             "macs_per_lr_pixel": macs_per_lr_pixel(up),
             "fps": round(1000.0 / ours, 1),
             "fps_camera_path": round(1000.0 / med[f"{name}.camera"], 1),
@@ -226,7 +227,7 @@ def _peers(rep: dict, ours: str) -> list[str]:
 def format_tiers(rep: dict) -> str:
     """One row per tier, then bicubic and the OpenCV models: frame ms, fps, ratios."""
     med, peers = rep["median_ms"], list(rep["opencv_models"])
-    head = f"{'tier':<14}{'MAC/LR px':>10}{'invoke ms':>10}{'frame ms':>10}{'fps':>8}"
+    head = f"{'tier':<14}{'MAC/LR px':>10}{'layout':>7}{'invoke ms':>10}{'frame ms':>10}{'fps':>8}"
     head += f"{'camera fps':>12}"
     head += "".join(f"{'× ' + p.removeprefix('opencv_').upper():>11}" for p in peers)
     lines = [
@@ -236,14 +237,14 @@ def format_tiers(rep: dict) -> str:
     ]
     for tier, e in rep["tiers"].items():
         macs = f"{e['macs_per_lr_pixel']:,}" if e["macs_per_lr_pixel"] else "?"
-        row = f"{tier:<14}{macs:>10}{e['invoke']:>10.2f}{med[tier + '.frame']:>10.2f}"
-        row += f"{e['fps']:>8.1f}"
+        row = f"{tier:<14}{macs:>10}{e['variant']:>7}{e['invoke']:>10.2f}"
+        row += f"{med[tier + '.frame']:>10.2f}{e['fps']:>8.1f}"
         row += f"{e['fps_camera_path']:>12.1f}"
         lines.append(row + "".join(f"{e['ratio_to_' + p]:>11.3f}" for p in peers))
     for name in ("bicubic", *peers):
         label = name if name == "bicubic" else "OpenCV " + name.removeprefix("opencv_").upper()
         ms = med[name + ".frame"]
-        lines.append(f"{label:<14}{'':>20}{ms:>10.2f}{1000 / ms:>8.1f}")
+        lines.append(f"{label:<14}{'':>27}{ms:>10.2f}{1000 / ms:>8.1f}")
     lines.append(f"peak RSS (all tiers loaded): {rep['peak_rss_mb']} MB")
     return "\n".join(lines)
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 # the features that change int8 convolution throughput by several times
 SIMD_FEATURES = ("avx512_vnni", "avx_vnni", "avx512f", "avx2", "asimddp", "i8mm", "asimd", "neon")
+# an int8 dot product (x86 VNNI; Arm's, which a Pi 5 has and a Pi 4 lacks): the two CPU classes
+DOT_PRODUCT_FEATURES = ("avx512_vnni", "avx_vnni", "asimddp", "i8mm")
 
 
 def cpu_info(cpuinfo: str | None = None) -> dict:
@@ -45,6 +47,11 @@ def _arm_model(fields: dict[str, str]) -> str | None:
         fields.get("cpu part", "")
     )
     return " / ".join(x for x in (board, part) if x) or None
+
+
+def has_int8_dot_product(info: dict | None = None) -> bool:
+    """Whether the CPU multiplies int8 by dot product: the speed goals differ by it."""
+    return any(f in (info or cpu_info())["simd"] for f in DOT_PRODUCT_FEATURES)
 
 
 def describe(info: dict | None = None) -> str:

@@ -462,7 +462,7 @@ class Upscaler:
         """uint8 H×W×3 RGB → uint8 RGB `scale`× larger (Y by the model, chroma bicubic)."""
         h, w = np.shape(rgb)[:2]
         th, tw = self.tiles(h, w)[0]
-        if (th, tw) == (h, w):  # one tile: chroma overlaps the whole invoke
+        if (th, tw) == (h, w):  # one tile: the whole frame at once
             return upscale_rgb(rgb, self.scale, self.upscale_y)
         return self.upscale_image(rgb)
 

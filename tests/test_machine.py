@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from espcn_edge.machine import cpu_info, describe
+from espcn_edge.machine import cpu_info, describe, has_int8_dot_product
 
 X86 = """processor\t: 0
 vendor_id\t: AuthenticAMD
@@ -46,18 +46,21 @@ def test_x86_model_and_features():
     assert info["model"] == "AMD EPYC" and info["simd"] == ["avx2"]
     assert cpu_info(XEON)["simd"] == ["avx512_vnni", "avx512f", "avx2"]
     assert info["cores"] >= 1
+    assert not has_int8_dot_product(info) and has_int8_dot_product(cpu_info(XEON))
 
 
 def test_pi4_has_no_dot_product():
     info = cpu_info(PI4)
     assert info["model"] == "Raspberry Pi 4 Model B Rev 1.4 / Cortex-A72"
     assert info["simd"] == ["asimd"]
+    assert not has_int8_dot_product(info)
 
 
 def test_pi5_has_dot_product():
     info = cpu_info(PI5)
     assert info["model"] == "Raspberry Pi 5 Model B Rev 1.0 / Cortex-A76"
     assert info["simd"] == ["asimddp", "asimd"]
+    assert has_int8_dot_product(info)
     assert describe(info).startswith("Raspberry Pi 5 Model B Rev 1.0 / Cortex-A76 (")
     assert describe(info).endswith(" cores, asimddp, asimd")
 
