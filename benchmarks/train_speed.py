@@ -58,6 +58,7 @@ def main() -> int:
         ("sesr re-parameterized, no XLA", "sesr", False, b, "float32"),
         ("sesr re-parameterized, XLA", "sesr", True, b, "float32"),
         ("sesr, XLA, bf16", "sesr", True, b, "mixed_bfloat16"),
+        ("sesr, no XLA, bf16", "sesr", False, b, "mixed_bfloat16"),  # oneDNN's own bf16 kernels
         (f"sesr, XLA, batch {2 * b}", "sesr", True, 2 * b, "float32"),
         (f"sesr, XLA, batch {4 * b}", "sesr", True, 4 * b, "float32"),
         (f"sesr, XLA, bf16, batch {4 * b}", "sesr", True, 4 * b, "mixed_bfloat16"),

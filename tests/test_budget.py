@@ -22,7 +22,7 @@ from espcn_edge.model import build_espcn  # noqa: E402
 from espcn_edge.spec import parse_spec  # noqa: E402
 from train.data import DataGenerator  # noqa: E402
 from train.patches import DevicePatches  # noqa: E402
-from train.precision import choose_policy, cpu_has_bf16, dtype_policy  # noqa: E402
+from train.precision import choose_policy, cpu_has_amx, dtype_policy  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCALE, P = 2, 4
@@ -98,11 +98,13 @@ def test_mixed_precision_computes_in_16_bits_with_float32_output_and_loss():
 
     from train.reparam import reparam_conv
 
-    assert choose_policy("auto", gpu=True, bf16_cpu=True) == "mixed_float16"
-    assert choose_policy("auto", gpu=False, bf16_cpu=True) == "mixed_bfloat16"
-    assert choose_policy("auto", gpu=False, bf16_cpu=False) == "float32"
-    assert cpu_has_bf16("flags\t: fpu avx2 avx512f avx512_bf16\n")
-    assert not cpu_has_bf16("flags\t: fpu avx2 avx512f\n")
+    assert choose_policy("auto", gpu=True, amx=True) == "mixed_float16"
+    assert choose_policy("auto", gpu=False, amx=True) == "mixed_bfloat16"
+    assert choose_policy("auto", gpu=False, amx=False) == "float32"
+    assert choose_policy("auto", gpu=True, amx=True, qat=True) == "float32"
+    assert choose_policy("bf16", gpu=False, amx=False) == "mixed_bfloat16"  # asked for: kept
+    assert cpu_has_amx("flags\t: fpu avx2 avx512f avx512_bf16 amx_tile amx_bf16\n")
+    assert not cpu_has_amx("flags\t: fpu avx2 avx512f avx512_bf16\n")  # Zen 4: no gain
     pairs = _synthetic_pairs()
     spec = parse_spec("3:8,3:8,3:8,3:8,3:8,3:8,3+skip")
     for policy, compute in (("mixed_float16", "float16"), ("mixed_bfloat16", "bfloat16")):
@@ -169,7 +171,7 @@ def test_budget_command_trains_resumes_and_converts(tmp_path, div2k_onthefly):
     assert float(history[-1]["loss"]) < float(history[0]["loss"])  # it trains
     card = json.loads((out / "card.json").read_text())
     assert card["planned_steps"] == 36 and card["device_patches"] and card["reparam"] == "sesr"
-    assert card["dtype_policy"] == ("mixed_bfloat16" if cpu_has_bf16() else "float32")
+    assert card["dtype_policy"] == ("mixed_bfloat16" if cpu_has_amx() else "float32")
     qat = json.loads((out / "qat" / "card.json").read_text())
     assert (
         qat["quantization_aware"] and qat["planned_steps"] == 8 and qat["dtype_policy"] == "float32"

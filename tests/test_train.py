@@ -336,3 +336,4 @@ def test_xla_compiles_long_single_replica_runs_only():
     assert use_xla("auto", XLA_MIN_STEPS, 1) and not use_xla("auto", XLA_MIN_STEPS - 1, 1)
     assert use_xla("on", 10, 1) and not use_xla("off", 10**6, 1)
     assert not use_xla("on", 10**6, 2)  # tf.distribute's replicas cannot share XLA
+    assert not use_xla("auto", 10**6, 1, cpu_bf16=True) and use_xla("on", 10, 1, cpu_bf16=True)

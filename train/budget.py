@@ -3,7 +3,8 @@
 SESR (ARM-software/sesr, train.py) trains 300 epochs of 64 random 64×64 LR patches from each
 training image at batch 32: 300 × 800 × 64 / 32 = 480,000 steps on DIV2K. This runs that budget
 with SESR's re-parameterized blocks (`--reparam sesr`), patches cut inside the step on the device,
-XLA and mixed precision (auto: float16 on a GPU), into OUT; then quantization-aware fine-tuning
+XLA (train.fit's auto) and mixed precision (auto: float16 on a GPU, bfloat16 without XLA on an
+AMX CPU), into OUT; then quantization-aware fine-tuning
 of OUT/best.keras (float32, the project's recipe) into OUT/qat, whose best.keras converts to int8.
 
     python -m train.budget --tier standard --scale 2 --data DIV2K_ROOT [--out DIR] [--resume]
@@ -36,7 +37,7 @@ def stages(args: argparse.Namespace, out: Path, steps_per_epoch: int) -> list[li
     """train.fit's arguments for the float run and the quantization-aware run after it."""
     common = ["--data", args.data, "--scale", str(args.scale), "--spec", TIER_SPECS[args.tier],
               "--batch-size", str(args.batch_size), "--patch-size", str(args.patch_size),
-              "--xla", "on", "--device-patches"]  # fmt: skip
+              "--xla", "auto", "--device-patches"]  # fmt: skip
     float_run = [*common, "--out", str(out), "--reparam", "sesr", "--epochs", str(args.epochs),
                  "--steps-per-epoch", str(steps_per_epoch),
                  "--mixed-precision", args.mixed_precision]  # fmt: skip

@@ -67,7 +67,7 @@ class FitConfig:
     xla: str = "auto"
     strategy: str = "auto"
     device_patches: bool = False
-    mixed_precision: str = "off"
+    mixed_precision: str = "auto"
     verbose: int = 1
 
 
@@ -171,12 +171,14 @@ def claim_out(cfg: FitConfig) -> None:
 XLA_MIN_STEPS = 1000  # XLA's compile (seconds) pays for itself only over this many steps
 
 
-def use_xla(xla: str, steps: int, replicas: int) -> bool:
-    """Compile the step with XLA: `on`, or `auto` for runs of at least XLA_MIN_STEPS; never with
-    several replicas (XLA cannot place one replica's variables on another's device)."""
+def use_xla(xla: str, steps: int, replicas: int, cpu_bf16: bool = False) -> bool:
+    """Compile the step with XLA: `on`, or `auto` for runs of at least XLA_MIN_STEPS unless the
+    step computes bfloat16 on a CPU (XLA emulates it there: 68.5 ms a step against 19.9 with
+    oneDNN's kernels, docs/training.md); never with several replicas (XLA cannot place one
+    replica's variables on another's device)."""
     if replicas > 1:
         return False
-    return xla == "on" or (xla == "auto" and steps >= XLA_MIN_STEPS)
+    return xla == "on" or (xla == "auto" and steps >= XLA_MIN_STEPS and not cpu_bf16)
 
 
 def run(cfg: FitConfig) -> dict:
@@ -198,7 +200,7 @@ def run(cfg: FitConfig) -> dict:
     from train.data import DataGenerator
     from train.losses import make_loss, with_teacher
     from train.patches import DevicePatches, DevicePatchModel
-    from train.precision import choose_policy, cpu_has_bf16, dtype_policy
+    from train.precision import choose_policy, cpu_has_amx, dtype_policy
     from train.qat import QuantConv2D
     from train.reparam import collapse_into, reparam_conv
     from train.strategy import choose_strategy
@@ -212,17 +214,20 @@ def run(cfg: FitConfig) -> dict:
     if cfg.device_patches and (cfg.teacher or strategy.num_replicas_in_sync > 1):
         raise FitError("--device-patches trains on one device without a --teacher")
     gpu = bool(tf.config.list_logical_devices("GPU"))
-    policy = choose_policy(cfg.mixed_precision, gpu, cpu_has_bf16())
+    policy = choose_policy(cfg.mixed_precision, gpu, cpu_has_amx(), cfg.qat)
     root = resolve_data(cfg.data)
     gen = DataGenerator(root, cfg.scale, cfg.patch_size, cfg.batch_size, cfg.multiscale)
     bicubic = bicubic_psnr(gen.valid_images, cfg.scale)
     spec, scale, total_steps = cfg.spec, cfg.scale, cfg.epochs * cfg.steps_per_epoch
+    cpu_bf16 = policy == "mixed_bfloat16" and not gpu
+    xla = use_xla(cfg.xla, total_steps, strategy.num_replicas_in_sync, cpu_bf16)
     print(
         f"{strategy.num_replicas_in_sync} replica(s); {len(gen.train_images)} training / "
         f"{len(gen.valid_images)} validation images, ×{scale}, spec {spec.name} "
         f"({spec.params(scale)} params, {spec.macs_per_lr_pixel(scale)} MAC/LR px)"
         f"{', quantization-aware' if cfg.qat else ''}; bicubic val_psnr {bicubic:.2f} dB; "
-        f"{policy}{', patches cut in the step on the ' if cfg.device_patches else ''}"
+        f"{policy}{', XLA' if xla else ''}"
+        f"{', patches cut in the step on the ' if cfg.device_patches else ''}"
         f"{('GPU' if gpu else 'CPU') if cfg.device_patches else ''}"
     )
     card.update(
@@ -247,6 +252,7 @@ def run(cfg: FitConfig) -> dict:
         multiscale=cfg.multiscale,
         device_patches=cfg.device_patches,
         dtype_policy=policy,
+        xla=xla,
         versions=versions(),
     )
 
@@ -277,7 +283,7 @@ def run(cfg: FitConfig) -> dict:
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
             loss=make_loss(cfg.loss, cfg.teacher_weight if teacher is not None else None),
-            jit_compile=use_xla(cfg.xla, total_steps, strategy.num_replicas_in_sync),
+            jit_compile=xla,
         )
     chief = strategy.extended.should_checkpoint  # every worker trains; one writes the files
     if chief:
@@ -392,8 +398,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--xla",
         choices=("auto", "on", "off"),
         default="auto",
-        help="compile the training step with XLA: about 40 %% less CPU per step, after a compile "
-        "of seconds; auto: for runs of 1000 steps or more (never with several replicas)",
+        help="compile the training step with XLA: about 40 %% less CPU per step on the AVX2 EPYC, "
+        "after a compile of seconds; auto: for runs of 1000 steps or more, not when computing "
+        "bf16 on a CPU (XLA emulates it) and never with several replicas",
     )
     add(
         "--strategy",
@@ -410,9 +417,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add(
         "--mixed-precision",
         choices=("off", "auto", "bf16", "fp16"),
-        default="off",
-        help="compute in 16 bits, output and loss in float32; auto: fp16 on a GPU, bf16 on a "
-        "CPU with AVX-512 BF16 or AMX, else off",
+        default="auto",
+        help="compute in 16 bits, output and loss in float32; auto (default): fp16 on a GPU, "
+        "bf16 on a CPU with AMX, else off (and off for --qat)",
     )
     add("-v", "--verbose", action="store_true", help="TensorFlow's and Keras's own messages too")
     return p.parse_args(argv)
