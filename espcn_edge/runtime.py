@@ -283,6 +283,12 @@ class Upscaler:
         self._shape = (h, w)
         self._prepare_io()
 
+    def release_buffers(self) -> None:
+        """Give back the frame-sized buffers until the next frame (the interpreter's tensors and
+        XNNPACK's per-pixel indirection buffers: about 48 MB for standard at 320×240), so that
+        two graphs timed side by side (`--variant auto`) never hold them both."""
+        self._resize(self.block * 4, self.block * 4)
+
     def _prepare_io(self) -> None:
         dtype, quant = self._in["dtype"], self._in["quantization"]
         self._in_direct = dtype == np.uint8 and _is_unit(quant, 0)
