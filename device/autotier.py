@@ -1,5 +1,6 @@
 """`camera --tier auto --fps F`: the shipped tiers timed on this device at the frame size, at
-start-up, and the best-quality one kept that holds F with room to spare.
+start-up, and the best-quality one kept that holds F with room to spare — a slower tier only
+where its card measures better on both Set5 and Set14 (int8), the rule each tier shipped by.
 
 Boards differ by 4–5× in int8 throughput (a Pi 4 has no int8 dot product, a Pi 5 has), so no
 single model is right for all of them; the probe measures instead of guessing from the CPU's name.
@@ -8,9 +9,10 @@ single model is right for all of them; the probe measures instead of guessing fr
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 
-from espcn_edge.runtime import TIERS, Upscaler
+from espcn_edge.runtime import TIERS, Upscaler, default_model_path
 
 from .engine import EngineOptions, open_upscaler
 from .probe import probe_frame, time_ms
@@ -36,10 +38,27 @@ def smaller_size(size: tuple[int, int], ms: float, budget_ms: float) -> str:
     return f"{max(16, int(size[0] * f) // 16 * 16)}x{max(16, int(size[1] * f) // 16 * 16)}"
 
 
+def measured_psnr(scale: int, tier: str) -> tuple[float, float]:
+    """The shipped int8 model's Set5 and Set14 PSNR, from its card."""
+    model = default_model_path(scale, tier)
+    card = model.with_name(model.name.removesuffix("_int8.tflite") + ".card.json")
+    psnr = json.loads(card.read_text())["int8_psnr"]
+    return psnr["Set5"], psnr["Set14"]
+
+
+def better(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] > b[0] and a[1] > b[1]
+
+
 def pick_tier(engine: EngineOptions, size: tuple[int, int], fps: float) -> Pick:
     """Time the tiers, fastest first, until one misses the frame budget (the larger ones would
-    too) or the probe's time is up; keep the last that fits, else the fastest with a warning."""
+    too) or the probe's time is up; of those that fit keep a slower one only where it measures
+    better (`better`), else the fastest with a warning."""
     budget = 1000.0 / fps / HEADROOM
+
+    def psnr(tier: str) -> tuple[float, float]:
+        return measured_psnr(engine.shipped_scale, tier)
+
     frame = probe_frame(size)
     start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -50,10 +69,11 @@ def pick_tier(engine: EngineOptions, size: tuple[int, int], fps: float) -> Pick:
             break
         upscaler = open_upscaler(dataclasses.replace(engine, tier=tier), size)
         timings[tier] = time_ms(upscaler, frame, max(left, 0.0) / (len(TIERS) - len(timings)))
-        if best is None or timings[tier] <= budget:
-            best = (tier, upscaler)
         if timings[tier] > budget:
+            best = best or (tier, upscaler)
             break
+        if best is None or better(psnr(tier), psnr(best[0])):
+            best = (tier, upscaler)
     tier, upscaler = best
     measured = ", ".join(f"{t} {ms:.1f}" for t, ms in timings.items())
     w, h = size
@@ -68,8 +88,14 @@ def pick_tier(engine: EngineOptions, size: tuple[int, int], fps: float) -> Pick:
         following = TIERS[TIERS.index(tier) + 1 :]
         if not following:
             why = "the best tier fits"
-        elif following[0] in timings:
+        elif following[0] in timings and timings[following[0]] > budget:
             why = f"{following[0]} does not"
+        elif following[0] in timings:
+            q, p = psnr(following[0]), psnr(tier)
+            why = (
+                f"{following[0]} fits too but measures no better (int8 Set5 / Set14 "
+                f"{q[0]:.2f} / {q[1]:.2f} against {p[0]:.2f} / {p[1]:.2f})"
+            )
         else:
             why = f"the {PROBE_SECONDS:g} s probe ended before {following[0]}"
         reason = f"tier auto: {tier} — ms a frame at {w}x{h} here: {measured}; {need}; {why}"
