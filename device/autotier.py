@@ -55,10 +55,7 @@ def pick_tier(engine: EngineOptions, size: tuple[int, int], fps: float) -> Pick:
     too) or the probe's time is up; of those that fit keep a slower one only where it measures
     better (`better`), else the fastest with a warning."""
     budget = 1000.0 / fps / HEADROOM
-
-    def psnr(tier: str) -> tuple[float, float]:
-        return measured_psnr(engine.shipped_scale, tier)
-
+    psnr = {tier: measured_psnr(engine.shipped_scale, tier) for tier in TIERS}
     frame = probe_frame(size)
     start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -72,7 +69,7 @@ def pick_tier(engine: EngineOptions, size: tuple[int, int], fps: float) -> Pick:
         if timings[tier] > budget:
             best = best or (tier, upscaler)
             break
-        if best is None or better(psnr(tier), psnr(best[0])):
+        if best is None or better(psnr[tier], psnr[best[0]]):
             best = (tier, upscaler)
     tier, upscaler = best
     measured = ", ".join(f"{t} {ms:.1f}" for t, ms in timings.items())
@@ -91,7 +88,7 @@ def pick_tier(engine: EngineOptions, size: tuple[int, int], fps: float) -> Pick:
         elif following[0] in timings and timings[following[0]] > budget:
             why = f"{following[0]} does not"
         elif following[0] in timings:
-            q, p = psnr(following[0]), psnr(tier)
+            q, p = psnr[following[0]], psnr[tier]
             why = (
                 f"{following[0]} fits too but measures no better (int8 Set5 / Set14 "
                 f"{q[0]:.2f} / {q[1]:.2f} against {p[0]:.2f} / {p[1]:.2f})"

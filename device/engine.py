@@ -149,9 +149,11 @@ def open_upscaler(engine: EngineOptions, size: tuple[int, int] | None = None) ->
     frame = probe_frame((w, h))
     ms = {"plain": [], "s2d": []}
     try:
-        for _ in range(3):  # interleaved, so a burst of other work slows both alike; only
-            for variant, upscaler in (("plain", plain), ("s2d", blocked)):  # one holds the
-                ms[variant].append(time_ms(upscaler, frame, 0.2))  # frame's buffers at a time
+        # interleaved, so a burst of other work slows both alike; each graph gives its frame
+        # buffers back after its turn, so only one holds them at a time
+        for _ in range(3):
+            for variant, upscaler in (("plain", plain), ("s2d", blocked)):
+                ms[variant].append(time_ms(upscaler, frame, 0.2))
                 upscaler.release_buffers()
     except ModelError as e:  # a model that cannot run at the probe's size: as converted
         log.debug("variant auto: plain (%s)", e)
