@@ -10,6 +10,12 @@ runs and resuming interrupted ones (so it can be started again in every session 
 and its work tree: `--snapshot` copies each run's small state (backup, checkpoints, card,
 history: a few MB) to benchmarks/checkpoints/, which is committed, and a run missing from runs/
 is restored from there before it resumes.
+
+A finished run trains on with `--more`: --steps further steps from its best.keras (a warm restart
+of the cosine schedule at --lr) into <run>-plus<steps/1000>k/, e.g. the ×2 standard past 40,000:
+
+    python benchmarks/study_train.py --study x2-efficient --scale 2 --reparam sesr --multiscale \
+        --specs k5-16 --more --steps 120000 --lr 5e-4
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ def main() -> int:
     p.add_argument("--study", help="folder name under runs/study (default x{scale})")
     p.add_argument("--reparam", default="none", help="train.fit --reparam")
     p.add_argument("--multiscale", action="store_true", help="train.fit --multiscale")
+    p.add_argument("--more", action="store_true", help="train on from each finished run")
+    p.add_argument("--lr", help="train.fit --lr (default: train.fit's)")
     p.add_argument(
         "--snapshot", action="store_true", help="only copy the runs' state to " + str(SNAPSHOTS)
     )
@@ -41,6 +49,9 @@ def main() -> int:
     for spec in args.specs:
         name = spec if args.reparam == "none" else f"{spec}-{args.reparam}"
         study = args.study or f"x{args.scale}"
+        seed = ROOT / "runs" / "study" / study / name / "best.keras"
+        if args.more:
+            name += f"-plus{args.steps // 1000}k"
         out, snapshot = ROOT / "runs" / "study" / study / name, SNAPSHOTS / study / name
         if args.snapshot:
             if out.is_dir():
@@ -56,6 +67,11 @@ def main() -> int:
                str(args.steps // epochs), "--reparam", args.reparam, "--out", str(out)]  # fmt: skip
         if args.multiscale:
             cmd.append("--multiscale")
+        if args.more:
+            restore(seed.parent, SNAPSHOTS / study / seed.parent.name)
+            cmd += ["--init-from", str(seed)]
+        if args.lr:
+            cmd += ["--lr", args.lr]
         if (out / "backup").exists():
             cmd.append("--resume")
         print(" ".join(cmd), flush=True)

@@ -48,7 +48,7 @@ class Frame:
 
     def rgb(self) -> np.ndarray:
         """The frame as RGB uint8 at the luma size."""
-        return ycbcr_to_rgb(self.y, *_chroma_at(self.cb, self.cr, self.size))
+        return ycbcr_to_rgb(self.y, self.cb, self.cr)
 
 
 Size = tuple[int, int]  # (width, height)
@@ -90,8 +90,9 @@ class Result:
 
     def rgb(self) -> np.ndarray:
         """RGB uint8 at the SR size (computed once, on demand)."""
-        if self._rgb is None:
-            self._rgb = ycbcr_to_rgb(*self.planes(full=True))
+        if self._rgb is None:  # the full-size chroma if made, else straight from the LR chroma
+            cb, cr = self._chroma.get(self.size, (self.frame.cb, self.frame.cr))
+            self._rgb = ycbcr_to_rgb(self.y, cb, cr)
         return self._rgb
 
     def bicubic_planes(self, full: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,6 +12,10 @@ All arrays are H×W (planes) or H×W×3 (RGB), uint8 unless stated.
 
 from __future__ import annotations
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from PIL import Image
 
@@ -29,40 +33,92 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x), 0, 255).astype(np.uint8)
 
 
-def _mix(planes: list[np.ndarray], matrix: np.ndarray, bias: tuple[float, ...]) -> np.ndarray:
-    """uint8 H×W×3 with channel c = Σ_j matrix[c, j] · planes[j] + bias[c], rounded and clipped.
+def _pillow_matrix(matrix: np.ndarray, offsets) -> tuple[float, ...]:
+    """`Image.convert(matrix=…)`'s 12-tuple: per output channel c, Σ_j matrix[c, j] · in_j +
+    offsets[c]. Pillow computes it in float, rounds (half up) and clips, all in C."""
+    return tuple(float(v) for row, b in zip(matrix, offsets, strict=True) for v in (*row, b))
 
-    Plane by plane in float32 with in-place arithmetic: several times faster than one H×W×3
-    matrix product, which matters at camera frame rates.
-    """
-    out = np.empty((*planes[0].shape, 3), np.uint8)
-    acc = np.empty(planes[0].shape, np.float32)
-    for c, (row, b) in enumerate(zip(matrix.astype(np.float32), bias, strict=True)):
-        np.multiply(planes[0], row[0], out=acc)
-        acc += row[1] * planes[1]
-        acc += row[2] * planes[2]
-        acc += b
-        np.rint(acc, out=acc)
-        out[..., c] = np.clip(acc, 0, 255, out=acc)
-    return out
+
+_TO_YCBCR = _pillow_matrix(_RGB_TO_YCBCR, (0.0, 128.0, 128.0))
+# Cb, Cr enter as stored (offset 128): the offsets fold the −128 into each row's constant
+_TO_RGB = _pillow_matrix(_YCBCR_TO_RGB, -128.0 * (_YCBCR_TO_RGB[:, 1] + _YCBCR_TO_RGB[:, 2]))
+
+
+def _mix(image: Image.Image, matrix: tuple[float, ...]) -> Image.Image:
+    """One 3-band uint8 image through a colour matrix in Pillow's C loop: 3-4× faster than
+    numpy's float passes over the planes, and the same values (float, rounded, clipped)."""
+    return image.convert("RGB", matrix=matrix)
 
 
 def rgb_to_ycbcr(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split an RGB uint8 image into full-range Y, Cb, Cr uint8 planes."""
-    planes = [rgb[..., i].astype(np.float32) for i in range(3)]
-    ycc = _mix(planes, _RGB_TO_YCBCR, (0.0, 128.0, 128.0))
-    return ycc[..., 0], ycc[..., 1], ycc[..., 2]
+    ycc = _mix(Image.fromarray(np.asarray(rgb, np.uint8)), _TO_YCBCR)
+    return tuple(np.asarray(band) for band in ycc.split())
 
 
 def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
-    """Merge full-range Y, Cb, Cr uint8 planes of one size into an RGB uint8 image."""
-    planes = [y.astype(np.float32), cb.astype(np.float32) - 128.0, cr.astype(np.float32) - 128.0]
-    return _mix(planes, _YCBCR_TO_RGB, (0.0, 0.0, 0.0))
+    """Merge full-range Y, Cb, Cr uint8 planes into an RGB uint8 image of Y's size. Smaller
+    chroma (the LR chroma beside SR luma) is upscaled to it on the way, as `resize_bicubic`
+    would: in bands beside the merge when Y is a whole factor larger."""
+    h, w = y.shape
+    chroma = [Image.fromarray(np.asarray(c, np.uint8)) for c in (cb, cr)]
+    factor = h // chroma[0].height
+    if (chroma[0].width * factor, chroma[0].height * factor) != (w, h):
+        chroma, factor = [c.resize((w, h), Image.Resampling.BICUBIC) for c in chroma], 1
+    out = np.empty((h, w, 3), np.uint8)
+
+    def band(top: int, bottom: int) -> None:
+        planes = [_bicubic_band(c, top // factor, bottom // factor, factor) for c in chroma]
+        rows = Image.merge("RGB", [Image.fromarray(y[top:bottom]), *planes])
+        out[top:bottom] = np.asarray(_mix(rows, _TO_RGB))
+
+    _in_bands(band, h, factor)
+    return out
+
+
+_BICUBIC_MARGIN = 4  # rows beyond a band that its bicubic output reads (the kernel's reach: 2)
+
+
+def _bicubic_band(plane: Image.Image, first: int, last: int, factor: int) -> Image.Image:
+    """Rows [first, last) of `plane` upscaled `factor`× with bicubic, equal to those rows of the
+    whole resize: the band is resized with a margin, which is then cut off (Pillow's `box=`
+    gives other values)."""
+    if factor == 1:
+        return plane.crop((0, first, plane.width, last))
+    top, bottom = max(first - _BICUBIC_MARGIN, 0), min(last + _BICUBIC_MARGIN, plane.height)
+    part = plane.crop((0, top, plane.width, bottom))
+    up = part.resize((part.width * factor, part.height * factor), Image.Resampling.BICUBIC)
+    return up.crop((0, (first - top) * factor, up.width, (last - top) * factor))
+
+
+def bicubic_rows(plane: np.ndarray, first: int, last: int, factor: int) -> np.ndarray:
+    """Rows [first, last) of `resize_bicubic(plane, factor × its size)`, computing only those."""
+    return np.asarray(_bicubic_band(Image.fromarray(plane), first, last, factor))
+
+
+_MIN_BAND_ROWS = 64  # below this, a band's thread costs more than it saves
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1))
+
+
+def _in_bands(work, rows: int, step: int) -> None:
+    """`work(top, bottom)` over horizontal bands of `rows` (cut at multiples of `step`), one per
+    core: Pillow's resize and convert release the GIL, so the bands run in parallel (the
+    interpreter is idle by then: this runs after invoke, never beside it)."""
+    n = max(1, min(os.cpu_count() or 1, rows // _MIN_BAND_ROWS))
+    cuts = [0, *(round(rows * i / n / step) * step for i in range(1, n)), rows]
+    jobs = [_pool().submit(work, a, b) for a, b in zip(cuts[1:-1], cuts[2:], strict=True)]
+    work(cuts[0], cuts[1])
+    for job in jobs:
+        job.result()
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
     """Full-range Y plane (uint8) of an RGB uint8 image: what the camera delivers as its Y plane."""
-    return rgb_to_ycbcr(rgb)[0]
+    return np.asarray(Image.fromarray(np.asarray(rgb, np.uint8)).convert("L", matrix=_TO_YCBCR[:4]))
 
 
 def y_to_float(y: np.ndarray) -> np.ndarray:
@@ -99,12 +155,10 @@ def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
 
 def upscale_rgb(rgb: np.ndarray, scale: int, upscale_y) -> np.ndarray:
     """Super-resolve an RGB image: `upscale_y` maps the Y plane (uint8 H×W) to Y (uint8 rH×rW);
-    chroma is upscaled with bicubic and merged back. After `upscale_y`, not beside it on a
-    worker: the interpreter's threads already fill the cores (benchmarks/glue.py)."""
+    chroma is upscaled with bicubic and merged back (`ycbcr_to_rgb`), after `upscale_y`, not
+    beside it: the interpreter's threads already fill the cores (benchmarks/glue.py)."""
     y, cb, cr = rgb_to_ycbcr(rgb)
-    y_sr = upscale_y(y)
-    size = (y.shape[1] * scale, y.shape[0] * scale)
-    return ycbcr_to_rgb(y_sr, resize_bicubic(cb, size), resize_bicubic(cr, size))
+    return ycbcr_to_rgb(upscale_y(y), cb, cr)
 
 
 def matlab_y(rgb: np.ndarray) -> np.ndarray:

@@ -23,8 +23,8 @@ import numpy as np
 
 from . import MODELS_DIR
 from .color import (
+    bicubic_rows,
     float_to_y,
-    resize_bicubic,
     rgb_to_ycbcr,
     upscale_rgb,
     y_to_float,
@@ -445,7 +445,7 @@ class Upscaler:
     def _finish_band(self, row, y_sr, bicubic, colour) -> tuple[int, np.ndarray]:
         s = self.scale
         first, rows = row // s, y_sr.shape[0] // s
-        up = [_bicubic_rows(p, first, first + rows, s) for p in bicubic]
+        up = [bicubic_rows(p, first, first + rows, s) for p in bicubic]
         if colour:
             rgb = _merge(y_sr, up[0], up[1])
             band = rgb if len(up) == 2 else np.dstack([rgb, up[2]])
@@ -529,18 +529,6 @@ def _merge(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
         rows = slice(top, top + _ROWS)
         out[rows] = ycbcr_to_rgb(y[rows], cb[rows], cr[rows])
     return out
-
-
-_BICUBIC_MARGIN = 4  # LR rows beyond a band that its bicubic output reads (the kernel's reach: 2)
-
-
-def _bicubic_rows(plane: np.ndarray, first: int, last: int, scale: int) -> np.ndarray:
-    """Rows [first, last) of the `scale`× bicubic resize of `plane`, equal to those rows of the
-    whole resize: the band is resized with a margin, which is then cut off."""
-    h, w = plane.shape
-    top, bottom = max(first - _BICUBIC_MARGIN, 0), min(last + _BICUBIC_MARGIN, h)
-    up = resize_bicubic(plane[top:bottom], (w * scale, (bottom - top) * scale))
-    return up[(first - top) * scale : (last - top) * scale]
 
 
 @functools.cache

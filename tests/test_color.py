@@ -71,12 +71,47 @@ def test_ycbcr_matches_the_jfif_formula_and_pillow(sample_rgb):
     for rgb in [sample_rgb, _colour_cube()]:
         ours = np.stack(rgb_to_ycbcr(rgb), -1).astype(int)
         exact = _jfif(rgb)
-        differ = ours != np.clip(np.rint(exact), 0, 255)
-        # rounded exactly, except (float32) on ties: values that sit on k + 0.5
+        differ = ours != np.clip(np.floor(exact + 0.5), 0, 255)
+        # rounded half up, exactly, except (float32) on ties: values that sit on k + 0.5
         assert np.abs(exact[differ] % 1 - 0.5).max(initial=0) < 1e-4
         assert differ.mean() < 1e-3
         pillow = np.asarray(Image.fromarray(rgb).convert("YCbCr")).astype(int)
         assert np.abs(ours - pillow).max() <= 1
+
+
+def test_rgb_merge_matches_the_jfif_inverse_rounded_half_up():
+    rng = np.random.default_rng(0)
+    y, cb, cr = (rng.integers(0, 256, (256, 256), dtype=np.uint8) for _ in range(3))
+    c_b, c_r = cb.astype(np.float64) - 128, cr.astype(np.float64) - 128
+    exact = np.stack(  # T.871's inverse, written from the standard
+        [y + 1.402 * c_r, y - 0.344136 * c_b - 0.714136 * c_r, y + 1.772 * c_b], -1
+    )
+    want = np.clip(np.floor(exact + 0.5), 0, 255)
+    differ = ycbcr_to_rgb(y, cb, cr) != want
+    assert np.abs(exact[differ] % 1 - 0.5).max(initial=0) < 1e-3  # only (float32) on ties
+    assert differ.mean() < 1e-3
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+@pytest.mark.parametrize("size", [(320, 240), (131, 97), (37, 300)])
+@pytest.mark.parametrize("cores", [1, 2, 3])
+def test_merge_from_small_chroma_is_the_bicubic_of_it_bit_for_bit(factor, size, cores, monkeypatch):
+    """Chroma upscaled in bands beside the merge (one per core, cut at odd rows too) gives
+    exactly the merge of `resize_bicubic`'s whole planes."""
+    import espcn_edge.color as color
+
+    monkeypatch.setattr(color.os, "cpu_count", lambda: cores)
+    rng = np.random.default_rng(factor)
+    w, h = size
+    y = rng.integers(0, 256, (h * factor, w * factor), dtype=np.uint8)
+    cb, cr = (rng.integers(0, 256, (h, w), dtype=np.uint8) for _ in range(2))
+    full = [resize_bicubic(c, (w * factor, h * factor)) for c in (cb, cr)]
+    assert np.array_equal(ycbcr_to_rgb(y, cb, cr), ycbcr_to_rgb(y, *full))
+    odd = ycbcr_to_rgb(y[:-1], cb, cr)  # not a whole factor: one resize to Y's size first
+    assert np.array_equal(
+        odd,
+        ycbcr_to_rgb(y[:-1], *(resize_bicubic(c, (w * factor, h * factor - 1)) for c in (cb, cr))),
+    )
 
 
 @pytest.mark.parametrize(
