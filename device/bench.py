@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from espcn_edge.atomic import write_text
-from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.color import resize_bicubic, resize_chroma, rgb_to_ycbcr, ycbcr_to_rgb
 from espcn_edge.commandline import non_negative_int, parse_size, plural, positive_int
 from espcn_edge.evaluate import opencv_algorithm, opencv_superres
 from espcn_edge.machine import cpu_info, describe
@@ -92,13 +92,14 @@ def _ours(upscaler, rgb: np.ndarray) -> dict[str, float]:
     y_sr = upscaler.upscale_y(y)
     t.append(time.perf_counter())
     size = (y_sr.shape[1], y_sr.shape[0])
-    cb_sr, cr_sr = resize_bicubic(cb, size), resize_bicubic(cr, size)
+    cb_sr, cr_sr = resize_chroma(cb, cr, size)
     t.append(time.perf_counter())
     ycbcr_to_rgb(y_sr, cb_sr, cr_sr)
     t.append(time.perf_counter())
-    encode_planes(y_sr, cb, cr)  # at ×2 the LR chroma is the 4:2:0 chroma of the SR frame
-    t.append(time.perf_counter())
-    ms = dict(zip((*FRAME_STAGES, "encode"), np.diff(t) * 1e3, strict=True))
+    ms = dict(zip(FRAME_STAGES, np.diff(t) * 1e3, strict=True))
+    half = half_size(size)  # the SR frame's 4:2:0 chroma: at ×2 the LR chroma itself
+    chroma = (cb, cr) if cb.shape[::-1] == half else resize_chroma(cb, cr, half)
+    ms["encode"] = _timed(encode_planes, y_sr, *chroma)
     ms["frame"] = _timed(upscaler.upscale_rgb, rgb)  # the real call, all stages
     ms["camera"] = _timed(_camera_frame, upscaler, _as_camera_delivers(y, cb, cr))
     return ms

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.color import resize_bicubic, resize_chroma, rgb_to_ycbcr, ycbcr_to_rgb
 
 
 @dataclass
@@ -104,7 +104,7 @@ class Result:
 def _chroma_at(cb: np.ndarray, cr: np.ndarray, size: Size):
     if (cb.shape[1], cb.shape[0]) == size:
         return cb, cr
-    return resize_bicubic(cb, size), resize_bicubic(cr, size)
+    return resize_chroma(cb, cr, size)
 
 
 def super_resolve(

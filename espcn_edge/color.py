@@ -59,21 +59,26 @@ def rgb_to_ycbcr(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
     """Merge full-range Y, Cb, Cr uint8 planes into an RGB uint8 image of Y's size. Smaller
     chroma (the LR chroma beside SR luma) is upscaled to it on the way, as `resize_bicubic`
-    would: in bands beside the merge when Y is a whole factor larger."""
+    would: where Y is a whole factor larger, in bands beside the merge, one per core."""
     h, w = y.shape
     chroma = [Image.fromarray(np.asarray(c, np.uint8)) for c in (cb, cr)]
     factor = h // chroma[0].height
     if (chroma[0].width * factor, chroma[0].height * factor) != (w, h):
         chroma, factor = [c.resize((w, h), Image.Resampling.BICUBIC) for c in chroma], 1
+    if factor == 1:
+        return _merged(Image.fromarray(np.asarray(y, np.uint8)), *chroma)
     out = np.empty((h, w, 3), np.uint8)
 
     def band(top: int, bottom: int) -> None:
         planes = [_bicubic_band(c, top // factor, bottom // factor, factor) for c in chroma]
-        rows = Image.merge("RGB", [Image.fromarray(y[top:bottom]), *planes])
-        out[top:bottom] = np.asarray(_mix(rows, _TO_RGB))
+        out[top:bottom] = _merged(Image.fromarray(y[top:bottom]), *planes)
 
     _in_bands(band, h, factor)
     return out
+
+
+def _merged(y: Image.Image, cb: Image.Image, cr: Image.Image) -> np.ndarray:
+    return np.asarray(_mix(Image.merge("RGB", [y, cb, cr]), _TO_RGB))
 
 
 _BICUBIC_MARGIN = 4  # rows beyond a band that its bicubic output reads (the kernel's reach: 2)
@@ -138,6 +143,14 @@ def resize_bicubic(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     this is how LR training images are made and how chroma is upscaled.
     """
     return np.asarray(Image.fromarray(img).resize(size, Image.Resampling.BICUBIC))
+
+
+def resize_chroma(
+    cb: np.ndarray, cr: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """`resize_bicubic` of both chroma planes to `size`, Cr on another core while Cb is made."""
+    job = _pool().submit(resize_bicubic, cr, size)
+    return resize_bicubic(cb, size), job.result()
 
 
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
