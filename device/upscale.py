@@ -31,7 +31,7 @@ from PIL import Image
 
 from espcn_edge.imageio import IMAGE_SUFFIXES, ImageError, load_photo, save_photo
 from espcn_edge.interrupt import Interrupted
-from espcn_edge.runtime import DEFAULT_TILE, WHOLE_PIXELS, ModelError
+from espcn_edge.runtime import DEFAULT_TILE, ModelError
 
 from .engine import (
     DEFAULT_ENGINE,
@@ -309,9 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--tile",
         type=int,
         default=None,
-        help=f"largest tile side in LR pixels (default: {DEFAULT_TILE} for images of more "
-        f"than {WHOLE_PIXELS:,} pixels; smaller ones run whole); memory grows with its "
-        "square, the result is the same; 0 runs every image whole",
+        help=f"largest tile side in LR pixels (default: {DEFAULT_TILE['s2d']} in the s2d "
+        f"layout, {DEFAULT_TILE['plain']} in the plain one); memory grows with its square, "
+        "the result is the same; 0 runs every image whole",
     )
     p.add_argument(
         "--crf",

@@ -46,12 +46,14 @@ DELEGATE_LIBRARIES = {
 _UNIT = 1.0 / 255.0  # the quantization scale at which one code is one Y level
 
 
-# When no tile is given: images of up to WHOLE_PIXELS LR pixels (a camera's 640×480 frames) run
-# whole, which is fastest for frames of one size run again and again; larger ones in tiles of at
-# most DEFAULT_TILE² — the fastest size for photos, ~100 MB of the interpreter's ~700 bytes per
-# tile pixel (benchmarks/tiles.py, docs/device.md).
-DEFAULT_TILE = 384
-WHOLE_PIXELS = 640 * 480
+# When no tile is given, the largest tile side per graph layout. The interpreter's memory grows
+# with the pixels it holds — in the plain graph ~700 bytes per LR pixel, mostly XNNPACK's
+# indirection buffers (a row of k×k input pointers per output pixel), in the blocked one a
+# quarter of the pixels — and tiles of these sides cost no time: on the 2-core Xeon the plain
+# graph took 11.2 ms for a 320×240 frame whole or in 2 tiles (124 -> 97 MB peak RSS) and 47.7 /
+# 48.4 ms at 640×480 (325 -> 130 MB); the blocked graph 23.5 / 21.5 ms at 640×480 (232 -> 128
+# MB). For photos 384 was the fastest (benchmarks/tiles.py, docs/device.md).
+DEFAULT_TILE = {"plain": 256, "s2d": 384}
 
 # Ops that do not look at neighbouring pixels (DEPTH_TO_SPACE maps each pixel to its own block).
 _POINTWISE_OPS = {
@@ -109,8 +111,8 @@ class Upscaler:
     'edgetpu' or a library path; if it cannot load, a warning and the CPU (or DelegateError
     with `delegate_required`).
 
-    Images larger than `tile` × `tile` LR pixels (0: never; None: those of more than
-    WHOLE_PIXELS, in DEFAULT_TILE tiles) are run in overlapping tiles of at most that size,
+    Images larger than `tile` × `tile` LR pixels (0: never; None: DEFAULT_TILE of the
+    variant) are run in overlapping tiles of at most that size,
     stitched bit for bit into the whole-image result (see `espcn_edge.tiling`), so memory is
     bounded whatever the image size. The overlap is the model's receptive-field `radius`,
     read from its spec (metadata) or its graph.
@@ -364,15 +366,16 @@ class Upscaler:
         """How an H×W plane is cut: ((tile h, tile w), row spans, column spans) (see tiling).
         One span each way (the whole image) when it fits, or when the radius is unknown."""
         tile = self.tile
-        if tile is None:  # the default: camera-sized frames whole, larger images in tiles
-            tile = DEFAULT_TILE if h * w > WHOLE_PIXELS else 0
+        if tile is None:
+            tile = DEFAULT_TILE[self.variant]
         if self.radius is None or tile <= 0:
             tile = 0
         else:
             tile = max(tile, 2 * self.radius + 1)
+        block = 2 if self.variant == "s2d" else 1
         (rows, row_spans), (cols, col_spans) = (
-            axis_tiles(h, tile, self.radius or 0),
-            axis_tiles(w, tile, self.radius or 0),
+            axis_tiles(h, tile, self.radius or 0, block),
+            axis_tiles(w, tile, self.radius or 0, block),
         )
         return (rows, cols), row_spans, col_spans
 

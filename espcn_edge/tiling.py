@@ -28,10 +28,12 @@ class Span:
     keep_to: int
 
 
-def axis_tiles(length: int, tile: int, radius: int) -> tuple[int, list[Span]]:
+def axis_tiles(length: int, tile: int, radius: int, multiple: int = 1) -> tuple[int, list[Span]]:
     """(tile length, spans) covering [0, length) exactly once with kept parts.
 
-    `tile` ≤ 0 or ≥ `length` means one span. Otherwise `tile` must exceed 2·radius.
+    `tile` ≤ 0 or ≥ `length` means one span. Otherwise `tile` must exceed 2·radius. The tile
+    length is rounded up to a `multiple` where the image allows (a blocked graph's 2×2 block:
+    a tile of odd side would run in the plain graph).
     """
     if tile <= 0 or length <= tile:
         return length, [Span(0, 0, length)]
@@ -39,6 +41,8 @@ def axis_tiles(length: int, tile: int, radius: int) -> tuple[int, list[Span]]:
         raise ValueError(f"tile {tile} is too small for a receptive-field radius of {radius}")
     n = math.ceil((length - 2 * radius) / (tile - 2 * radius))
     size = math.ceil((length - 2 * radius) / n) + 2 * radius
+    size = min(-(-size // multiple) * multiple, length)
+    n = math.ceil((length - 2 * radius) / (size - 2 * radius))  # fewer, if rounding up made room
     spans, kept = [], 0
     for k in range(n):
         start = min(k * (size - 2 * radius), length - size)

@@ -12,7 +12,6 @@ from espcn_edge.color import resize_bicubic, upscale_rgb
 from espcn_edge.imageio import load_rgb
 from espcn_edge.runtime import (
     DEFAULT_TILE,
-    WHOLE_PIXELS,
     Upscaler,
     default_model_path,
     graph_radius,
@@ -36,12 +35,14 @@ def shipped(request) -> Upscaler:
 @pytest.mark.parametrize("length", [1, 16, 17, 50, 64, 65, 100, 301, 1000, 4056])
 @pytest.mark.parametrize("tile", [0, 17, 20, 64, 100, 512])
 @pytest.mark.parametrize("radius", [0, 1, 8])
-def test_axis_tiles_cover_the_axis_once_with_exact_parts(length, tile, radius):
-    size, spans = axis_tiles(length, tile, radius)
+@pytest.mark.parametrize("multiple", [1, 2])
+def test_axis_tiles_cover_the_axis_once_with_exact_parts(length, tile, radius, multiple):
+    size, spans = axis_tiles(length, tile, radius, multiple)
     if tile <= 0 or length <= tile:
         assert size == length and len(spans) == 1  # fits: run whole
     else:
-        assert size <= tile and len(spans) > 1
+        assert size < tile + multiple and len(spans) > 1
+        assert size % multiple == 0 or size == length
     assert spans[0].keep_from == 0 and spans[-1].keep_to == length
     for prev, span in zip(spans, spans[1:], strict=False):
         assert span.keep_from == prev.keep_to  # contiguous, no gap, no double
@@ -80,6 +81,16 @@ def test_tiles_are_bit_identical_to_the_whole_image(shipped, photo, tile):
     assert len(shipped.tiles(*SHAPE)[1]) > 1  # really tiled
     assert np.array_equal(shipped.upscale_y(photo[..., 1]), whole_y)
     assert np.array_equal(shipped.upscale_rgb(photo), whole_rgb)
+
+
+def test_blocked_graph_tiles_have_even_sides_and_are_bit_identical(photo):
+    """An odd tile side would run in the plain graph (3× slower for tiny at 640×480)."""
+    up = Upscaler(default_model_path(2, "tiny"), num_threads=2, variant="s2d", tile=0)
+    whole = up.upscale_y(photo[..., 1])
+    up.tile = 77
+    (th, tw), rows, cols = up.tiles(*SHAPE)
+    assert th % 2 == tw % 2 == 0 and len(rows) * len(cols) > 1
+    assert np.array_equal(up.upscale_y(photo[..., 1]), whole)
 
 
 def test_an_overlap_one_pixel_short_is_not_identical(shipped, photo):
@@ -121,13 +132,15 @@ def test_one_allocation_per_image_size(photo, monkeypatch):
     assert len(calls) == 1 and len(up.tiles(*SHAPE)[1]) * len(up.tiles(*SHAPE)[2]) > 20
 
 
-def test_camera_frames_run_whole_and_photos_in_tiles_by_default():
-    up = Upscaler(default_model_path(2), num_threads=1)
-    for h, w in [(240, 320), (480, 640), (1, WHOLE_PIXELS)]:
+@pytest.mark.parametrize("variant", ["plain", "s2d"])
+def test_by_default_frames_run_in_tiles_of_their_layouts_side(variant):
+    """Each layout's default tile side bounds the interpreter's memory: a 320×240 frame runs
+    whole in the blocked graph and in two tiles in the plain one; 640×480 in tiles in both."""
+    up = Upscaler(default_model_path(2), num_threads=1, variant=variant)
+    side = DEFAULT_TILE[variant]
+    assert up.tiles(240, 320)[0] == ((240, 320) if side >= 320 else (240, 160 + up.radius))
+    for h, w in [(480, 640), (3040, 4056), (1080, 1920)]:
         (th, tw), rows, cols = up.tiles(h, w)
-        assert (th, tw) == (h, w) and len(rows) == len(cols) == 1
-    for h, w in [(481, 640), (3040, 4056), (1080, 1920)]:
-        (th, tw), rows, cols = up.tiles(h, w)
-        assert max(th, tw) <= DEFAULT_TILE and len(rows) * len(cols) > 1
+        assert max(th, tw) <= side and len(rows) * len(cols) > 1
     up.tile = 0
     assert len(up.tiles(3040, 4056)[1]) == 1
