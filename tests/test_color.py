@@ -67,29 +67,42 @@ def test_round_trip_over_the_colour_cube_is_within_two_levels():
     assert np.abs(ycbcr_to_rgb(*rgb_to_ycbcr(cube)).astype(int) - cube).max() <= 2
 
 
-def test_ycbcr_matches_the_jfif_formula_and_pillow(sample_rgb):
+def _fixed_point(planes: list[np.ndarray], matrix, offsets) -> np.ndarray:
+    """Σ_j round(matrix[c, j] · 16384) · in_j + offsets[c] · 16384 in integers, rounded half
+    up and clipped: the definition the colour conversions compute (in float, exactly)."""
+    q = np.rint(np.asarray(matrix) * 16384).astype(np.int64)
+    x = np.stack([p.astype(np.int64) for p in planes], -1)
+    acc = x @ q.T + np.rint(np.asarray(offsets) * 16384).astype(np.int64)
+    return np.clip((acc + 8192) // 16384, 0, 255)
+
+
+_T871 = [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
+_T871_INV = [[1, 0, 1.402], [1, -0.344136, -0.714136], [1, 1.772, 0]]  # the standard's inverse
+
+
+def test_ycbcr_is_the_jfif_formula_in_fixed_point_and_near_pillow(sample_rgb):
     for rgb in [sample_rgb, _colour_cube()]:
         ours = np.stack(rgb_to_ycbcr(rgb), -1).astype(int)
-        exact = _jfif(rgb)
+        planes = [rgb[..., i] for i in range(3)]
+        assert np.array_equal(ours, _fixed_point(planes, _T871, (0, 128, 128)))
+        exact = _jfif(rgb)  # unrounded coefficients: apart only next to ties
         differ = ours != np.clip(np.floor(exact + 0.5), 0, 255)
-        # rounded half up, exactly, except (float32) on ties: values that sit on k + 0.5
-        assert np.abs(exact[differ] % 1 - 0.5).max(initial=0) < 1e-4
-        assert differ.mean() < 1e-3
+        assert np.abs(exact[differ] % 1 - 0.5).max(initial=0) < 0.01
+        assert differ.mean() < 0.01
         pillow = np.asarray(Image.fromarray(rgb).convert("YCbCr")).astype(int)
         assert np.abs(ours - pillow).max() <= 1
 
 
-def test_rgb_merge_matches_the_jfif_inverse_rounded_half_up():
+def test_rgb_merge_is_the_jfif_inverse_in_fixed_point():
     rng = np.random.default_rng(0)
     y, cb, cr = (rng.integers(0, 256, (256, 256), dtype=np.uint8) for _ in range(3))
+    inv = np.rint(np.asarray(_T871_INV) * 16384) / 16384
+    want = _fixed_point([y, cb, cr], inv, -128 * (inv[:, 1] + inv[:, 2]))  # Cb, Cr − 128
+    assert np.array_equal(ycbcr_to_rgb(y, cb, cr), want)
     c_b, c_r = cb.astype(np.float64) - 128, cr.astype(np.float64) - 128
-    exact = np.stack(  # T.871's inverse, written from the standard
-        [y + 1.402 * c_r, y - 0.344136 * c_b - 0.714136 * c_r, y + 1.772 * c_b], -1
-    )
-    want = np.clip(np.floor(exact + 0.5), 0, 255)
-    differ = ycbcr_to_rgb(y, cb, cr) != want
-    assert np.abs(exact[differ] % 1 - 0.5).max(initial=0) < 1e-3  # only (float32) on ties
-    assert differ.mean() < 1e-3
+    exact = np.stack([y + 1.402 * c_r, y - 0.344136 * c_b - 0.714136 * c_r, y + 1.772 * c_b], -1)
+    differ = want != np.clip(np.floor(exact + 0.5), 0, 255)
+    assert np.abs(exact[differ] % 1 - 0.5).max(initial=0) < 0.01 and differ.mean() < 0.01
 
 
 @pytest.mark.parametrize("factor", [2, 3, 4])
