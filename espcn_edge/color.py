@@ -93,8 +93,6 @@ def _bicubic_band(plane: Image.Image, first: int, last: int, factor: int) -> Ima
     """Rows [first, last) of `plane` upscaled `factor`× with bicubic, equal to those rows of the
     whole resize: the band is resized with a margin, which is then cut off (Pillow's `box=`
     gives other values)."""
-    if factor == 1:
-        return plane.crop((0, first, plane.width, last))
     top, bottom = max(first - _BICUBIC_MARGIN, 0), min(last + _BICUBIC_MARGIN, plane.height)
     part = plane.crop((0, top, plane.width, bottom))
     up = part.resize((part.width * factor, part.height * factor), Image.Resampling.BICUBIC)
