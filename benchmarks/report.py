@@ -39,18 +39,18 @@ PUBLISHED = {
 }
 GOALS = {2: (36.9, 32.5), 3: (33.0, 29.4), 4: (30.7, 27.5)}
 RECIPE = """How they were made (T91 + BSD200, `benchmarks/common.py:training_folder`):
-**tiny** (`k3-8`) and **standard** (`k5-16`) come from the ×2 study's SESR-re-parameterized
-runs below (`python benchmarks/study_train.py --study x2-efficient --scale 2 --steps 40000
---reparam sesr --multiscale --specs k3-8 k5-16`); `python benchmarks/train_tiers.py` does the
-rest. At ×2 tiny is its finished run after quantization-aware fine-tuning (`--qat`, 2,000
-steps at `--lr 5e-4`); standard trained on 120,000 steps more, a warm restart at `--lr 5e-4`
-(`study_train.py … --specs k5-16 --more --steps 120000 --lr 5e-4`: float val_psnr 32.003 →
-32.115), then 4,000 QAT steps at `--lr 5e-4` (int8 Set5 / Set14 36.905 / 32.611; at `--lr 3e-4`
-36.894 / 32.603, and 4,000 more at `--lr 1.5e-4` from that 36.88 / 32.59). ×3 and ×4 took conv1–conv6 from a ×2
-network and trained on with the same recipe, then QAT at `--lr 5e-4`: standard ×3 and ×4 at
-the ×2 budget, from the finished ×2 run, 40,000 steps + 4,000 QAT steps (`--tiers standard
---scales 3 4 --steps 40000 --qat-steps 4000`); tiny 3,000 + 2,000 steps from the finished run
-(the list above gives the last stage's steps to its best checkpoint).
+**tiny** (`k3-8`) and **standard** (`k5-16`) come from the ×2 study's SESR-re-parameterized runs
+below (`python benchmarks/study_train.py --study x2-efficient --scale 2 --steps 40000 --reparam
+sesr --multiscale --specs k3-8 k5-16`); `python benchmarks/train_tiers.py` does the rest. At ×2
+tiny is its finished run after quantization-aware fine-tuning (`--qat`, 2,000 steps at `--lr
+5e-4`); standard trained on 120,000 steps more, a warm restart at `--lr 5e-4` (`study_train.py …
+--specs k5-16 --more --steps 120000 --lr 5e-4`: float val_psnr 32.003 → 32.115), then 4,000 QAT
+steps at `--lr 5e-4` (int8 Set5 / Set14 36.905 / 32.611; at `--lr 3e-4` 36.894 / 32.603, and 4,000
+more at `--lr 1.5e-4` from that 36.88 / 32.59). ×3 and ×4 took conv1–conv6 from a ×2 network and
+trained on with the same recipe, then QAT at `--lr 5e-4`: standard ×3 and ×4 at the ×2 budget, from
+the finished ×2 run, 40,000 steps + 4,000 QAT steps (`--tiers standard --scales 3 4 --steps 40000
+--qat-steps 4000`); tiny 3,000 + 2,000 steps from the finished run (the list above gives the last
+stage's steps to its best checkpoint).
 **quality** (`seed-skip`) at ×2 is the study's `seed-skip-sesr` run (40,000 steps, same command with
 `--specs seed-skip`) after 4,000 QAT steps at `--lr 3e-4`. At ×4 it is trained like standard, from
 the finished ×2 run at the ×2 budget (`--tiers quality --scales 4 --steps 40000 --qat-steps 4000`,
@@ -122,10 +122,10 @@ X2_CHOICE = """**The tiers this study picked** (int8 ms from the table above):
   0.10 dB to `k3-10` after the same fine-tuning (0.17 / 0.12 to the `k3-10` that shipped
   before); at ×3 and ×4 the two are within 0.03 dB (`python benchmarks/train_tiers.py --tiers
   tiny`).
-* **standard → `k5-16`**, SESR-trained 40,000 steps (160,000 at ×2) + 4,000 QAT steps: the best int8 at ≤ 14 k
-  MAC and above the earlier default (the ×2 model shipped when the study began, the earlier
-  quality network) on both sets at 57 % of its MACs and {ms_pct:.0%} of its int8 time
-  (both all-int8; as it ships, with conv1 in float: the goals' last row); shipped at ×2/×3/×4.
+* **standard → `k5-16`**, SESR-trained 40,000 steps (160,000 at ×2) + 4,000 QAT steps: the best
+  int8 at ≤ 14 k MAC and above the earlier default (the ×2 model shipped when the study began, the
+  earlier quality network) on both sets at 57 % of its MACs and {ms_pct:.0%} of its int8 time (both
+  all-int8; as it ships, with conv1 in float: the goals' last row); shipped at ×2/×3/×4.
 * **quality → `seed-skip`** (22,112 MAC, the earlier default's shape), the same recipe
   (`python benchmarks/train_tiers.py --tiers quality`): int8 {quality}, {quality_gain} against
   the earlier default at the same cost, so it replaced it; shipped at ×2. But at ×2 it is no

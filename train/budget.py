@@ -7,17 +7,22 @@ XLA (train.fit's auto) and mixed precision (auto: float16 on a GPU, bfloat16 wit
 AMX CPU), into OUT; then quantization-aware fine-tuning
 of OUT/best.keras (float32, the project's recipe) into OUT/qat, whose best.keras converts to int8.
 
+`--backend jax` runs the float stage on Keras's JAX backend instead (`train.jax_fit`), for an
+accelerator that has JAX and no TensorFlow, and prints the quantization-aware command to run
+where TensorFlow is.
+
     python -m train.budget --tier standard --scale 2 --data DIV2K_ROOT [--out DIR] [--resume]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
 
-from espcn_edge import commandline
+from espcn_edge import commandline, parse_spec
 from espcn_edge.dataset import DatasetError, find_pairs
 from train import fit
 
@@ -39,10 +44,12 @@ def stages(args: argparse.Namespace, out: Path, steps_per_epoch: int) -> list[li
               "--batch-size", str(args.batch_size), "--patch-size", str(args.patch_size),
               "--xla", "auto", "--device-patches"]  # fmt: skip
     float_run = [*common, "--out", str(out), "--reparam", "sesr", "--epochs", str(args.epochs),
-                 "--steps-per-epoch", str(steps_per_epoch),
+                 "--steps-per-epoch", str(steps_per_epoch), "--lr", str(args.lr),
                  "--mixed-precision", args.mixed_precision]  # fmt: skip
     if args.init_from:
         float_run += ["--init-from", str(args.init_from)]
+    if args.multiscale:
+        float_run.append("--multiscale")
     qat_epochs = -(-args.qat_steps // QAT_STEPS_PER_EPOCH)
     qat_run = [*common, "--out", str(out / "qat"), "--qat", "--init-from", str(out / "best.keras"),
                "--lr", str(QAT_LR[args.scale]), "--epochs", str(qat_epochs),
@@ -74,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         f"{out / 'qat'}",
         flush=True,
     )
+    if args.backend == "jax":
+        return _float_stage_in_jax(args, out, steps_per_epoch, qat_run)
     for stage in (float_run, qat_run):
         if stage is float_run and args.resume and finished(out):
             print(f"{out}: the float run is finished; continuing with {out / 'qat'}")
@@ -82,6 +91,50 @@ def run(args: argparse.Namespace) -> int:
         status = fit.main(stage)
         if status:
             return status
+    return 0
+
+
+def _float_stage_in_jax(args, out: Path, steps_per_epoch: int, qat_run: list[str]) -> int:
+    if args.resume:
+        return commandline.fail(
+            PROG, "--backend jax runs start afresh (no --resume): a lent accelerator's run is "
+            "one call; use --overwrite or another --out"
+        )  # fmt: skip
+    if args.mixed_precision == "fp16":
+        return commandline.fail(
+            PROG, "--backend jax trains in bf16 or float32 (fp16 needs loss scaling): use "
+            "--mixed-precision bf16, auto or off"
+        )  # fmt: skip
+    os.environ["KERAS_BACKEND"] = "jax"  # read when Keras is first imported, just below
+    try:
+        from train import jax_fit
+    except ImportError as e:
+        return commandline.fail(
+            PROG, f"--backend jax needs JAX ({e}): pip install jax (with CUDA: jax[cuda13]), or "
+            "train with --backend tensorflow"
+        )  # fmt: skip
+    from train.precision import POLICIES
+
+    if jax_fit.keras.backend.backend() != "jax":
+        return commandline.fail(
+            PROG, "Keras was imported with another backend before --backend jax: run it as its "
+            "own command"
+        )  # fmt: skip
+    cfg = fit.FitConfig(
+        out=out, data=args.data, scale=args.scale, spec=parse_spec(TIER_SPECS[args.tier]),
+        epochs=args.epochs, steps_per_epoch=steps_per_epoch, batch_size=args.batch_size,
+        patch_size=args.patch_size, lr=args.lr, overwrite=args.overwrite,
+        init_from=args.init_from, reparam="sesr", multiscale=args.multiscale,
+    )  # fmt: skip
+    precision = "bf16" if args.mixed_precision == "auto" else args.mixed_precision
+    try:
+        fit.claim_out(cfg)
+        card = jax_fit.train(cfg, POLICIES[precision])
+    except fit.FitError as e:
+        return commandline.fail(PROG, e)
+    print(f"{out / 'best.keras'}: val_psnr {card['best_val_psnr']:.3f} dB after "
+          f"{card['steps']:,} steps. Quantization-aware training, where TensorFlow is:\n"
+          f"{fit.PROG} {shlex.join(qat_run)}")  # fmt: skip
     return 0
 
 
@@ -107,6 +160,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--batch-size", type=positive, default=SESR["batch_size"], help="SESR's")
     add("--patch-size", type=positive, default=SESR["patch_size"], help="LR patch side (SESR's)")
     add("--qat-steps", type=positive, default=QAT_STEPS, help="quantization-aware steps after")
+    add("--lr", type=float, default=1e-3, help="the float run's initial learning rate")
+    add(
+        "--multiscale",
+        action="store_true",
+        help="add train.fit's ×0.9 … ×0.6 copies (for small training sets; DIV2K needs none)",
+    )
+    add(
+        "--backend",
+        choices=("tensorflow", "jax"),
+        default="tensorflow",
+        help="jax: the float stage on Keras's JAX backend (an accelerator without TensorFlow)",
+    )
     again = p.add_mutually_exclusive_group()
     again.add_argument(
         "--resume", action="store_true", help="continue an interrupted run (either stage)"

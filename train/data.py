@@ -6,34 +6,13 @@ training draws random aligned crops with flips and 90° rotations, validation us
 
 from __future__ import annotations
 
-import logging
 import os
 
 import numpy as np
 import tensorflow as tf
 
-from espcn_edge.color import Y_MAX, downscale, resize_bicubic
-from espcn_edge.dataset import find_pairs, load_pairs
-
-log = logging.getLogger(__name__)
-
-
-MULTISCALE_FACTORS = (0.9, 0.8, 0.7, 0.6)
-
-
-def multiscale_copies(
-    images: list[tuple[np.ndarray, np.ndarray]], scale: int, min_lr_size: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """FSRCNN's augmentation for small training sets: each HR plane also downscaled by
-    MULTISCALE_FACTORS (bicubic), its LR made by the project's one `downscale`."""
-    copies = []
-    for _, hr in images:
-        for f in MULTISCALE_FACTORS:
-            h, w = round(hr.shape[0] * f), round(hr.shape[1] * f)
-            if min(h, w) // scale >= min_lr_size:
-                small = resize_bicubic(hr, (w, h))
-                copies.append((downscale(small, scale), small[: h - h % scale, : w - w % scale]))
-    return copies
+from espcn_edge.color import Y_MAX
+from train.pairs import training_planes
 
 
 def _to_float(y: tf.Tensor) -> tf.Tensor:
@@ -55,15 +34,9 @@ class DataGenerator:
     ):
         self.root, self.scale = root, scale
         self.patch_size, self.batch_size = patch_size, batch_size
-        self.train_images = load_pairs(find_pairs(root, scale, "train"), scale, patch_size, root)
-        if multiscale:
-            self.train_images += multiscale_copies(self.train_images, scale, patch_size)
-        valid = find_pairs(root, scale, "valid")[:max_valid_images]
-        if valid:
-            self.valid_images = load_pairs(valid, scale, 2 * scale + 8, root)
-        else:
-            log.warning("%s: no validation images; validating on the training images", root)
-            self.valid_images = self.train_images[:max_valid_images]
+        self.train_images, self.valid_images = training_planes(
+            root, scale, patch_size, multiscale, max_valid_images
+        )
 
     def _crop(self, lr: tf.Tensor, hr: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         p, r = self.patch_size, self.scale
