@@ -49,8 +49,12 @@ steps at `--lr 5e-4` (int8 Set5 / Set14 36.905 / 32.611; at `--lr 3e-4` 36.894 /
 more at `--lr 1.5e-4` from that 36.88 / 32.59). ×3 and ×4 took conv1–conv6 from a ×2 network and
 trained on with the same recipe, then QAT at `--lr 5e-4`: standard ×3 and ×4 at the ×2 budget, from
 the finished ×2 run, 40,000 steps + 4,000 QAT steps (`--tiers standard --scales 3 4 --steps 40000
---qat-steps 4000`); tiny 3,000 + 2,000 steps from the finished run (the list above gives the last
-stage's steps to its best checkpoint).
+--qat-steps 4000`); ×3 standard then trained on 80,000 steps more from that run (`python -m
+train.fit --scale 3 --spec k5-16 --multiscale --reparam sesr --init-from
+runs/tiers/x3-k5-16/best.keras --lr 5e-4 --epochs 80 --steps-per-epoch 1000`: float val_psnr 28.923
+→ 28.991) and 8,000 QAT steps at `--lr 2e-4` (int8 33.003 / 29.406; 4,000 at `--lr 5e-4` 32.987 /
+29.399, at `--lr 3e-4` 32.962 / 29.388); tiny 3,000 + 2,000 steps from the finished run (the list
+above gives the last stage's steps to its best checkpoint).
 **quality** (`seed-skip`) at ×2 is the study's `seed-skip-sesr` run (40,000 steps, same command with
 `--specs seed-skip`) after 4,000 QAT steps at `--lr 3e-4`. At ×4 it is trained like standard, from
 the finished ×2 run at the ×2 budget (`--tiers quality --scales 4 --steps 40000 --qat-steps 4000`,
