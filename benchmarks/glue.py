@@ -5,9 +5,9 @@ interleaved frame by frame in one run, as × the invoke of the shipped configura
     python benchmarks/glue.py [--size 320x240] [--frames 40] [--tiers tiny standard quality]
 
 The RGB → RGB frame and the camera path (YUV420 → SR → 4:2:0 JPEG) are the real calls
-(`Upscaler.upscale_rgb`, `frames.super_resolve`); the "overlapped" variants submit the same
-resizes to a worker before invoke instead, which is what the runtime did before. The first line
-names the CPU and the load: on 2 cores the interpreter's threads already fill the machine.
+(`Upscaler.upscale_rgb`, `frames.super_resolve`), whose chroma is made on a worker beside invoke
+(`color.chroma_beside`); the "after" variants make the same chroma after invoke on the calling
+thread instead. The first line names the CPU and the load.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import dataclasses
 import functools
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -25,52 +24,43 @@ from device.bench import _as_camera_delivers, demo_frames
 from device.engine import DEFAULT_ENGINE, open_upscaler
 from device.frames import half_size, super_resolve
 from device.sinks.jpeg import encode_planes
-from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.color import resize_chroma, rgb_to_ycbcr, ycbcr_to_rgb
 from espcn_edge.commandline import parse_size
 from espcn_edge.machine import cpu_info, describe
 from espcn_edge.runtime import TIERS
-
-_BESIDE = ThreadPoolExecutor(max_workers=1)
-
-
-def _both(cb, cr, size):
-    return resize_bicubic(cb, size), resize_bicubic(cr, size)
 
 
 def invoke(up, rgb, cam):
     return up.upscale_y(cam.y)
 
 
-def rgb_after(up, rgb, cam):
+def rgb_beside(up, rgb, cam):
     return up.upscale_rgb(rgb)
 
 
-def rgb_overlapped(up, rgb, cam):
-    """The RGB frame with both chroma resizes on a worker while invoke runs."""
+def rgb_after(up, rgb, cam):
+    """The RGB frame with its chroma upscaled after invoke, on the calling thread."""
     y, cb, cr = rgb_to_ycbcr(rgb)
-    job = _BESIDE.submit(_both, cb, cr, (y.shape[1] * up.scale, y.shape[0] * up.scale))
-    y_sr = up.upscale_y(y)
-    return ycbcr_to_rgb(y_sr, *job.result())
+    return ycbcr_to_rgb(up.upscale_y(y), cb, cr)
 
 
-def camera_after(up, rgb, cam):
+def camera_beside(up, rgb, cam):
     return encode_planes(*super_resolve(cam, up.upscale_y, up.scale).planes())
 
 
-def camera_overlapped(up, rgb, cam):
-    """The camera path with its 4:2:0 chroma resized on a worker while invoke runs."""
-    size = half_size((cam.size[0] * up.scale, cam.size[1] * up.scale))
-    job = _BESIDE.submit(_both, cam.cb, cam.cr, size)
+def camera_after(up, rgb, cam):
+    """The camera path with its 4:2:0 chroma resized after invoke, on the calling thread."""
     y_sr = up.upscale_y(cam.y)
-    return encode_planes(y_sr, *job.result())
+    size = half_size((cam.size[0] * up.scale, cam.size[1] * up.scale))
+    return encode_planes(y_sr, *resize_chroma(cam.cb, cam.cr, size))
 
 
 VARIANTS = {
     "invoke": invoke,
+    "RGB frame, chroma beside invoke": rgb_beside,
     "RGB frame, chroma after invoke": rgb_after,
-    "RGB frame, chroma overlapped": rgb_overlapped,
+    "camera, chroma beside invoke": camera_beside,
     "camera, chroma after invoke": camera_after,
-    "camera, chroma overlapped": camera_overlapped,
 }
 
 

@@ -11,7 +11,7 @@ prints one table.
 
 Stages of one frame (RGB in, RGB out, like OpenCV's `upsample`): convert (RGB → Y/Cb/Cr),
 invoke (the model on Y), chroma (bicubic Cb/Cr), rgb (merge back), each timed on its own; the
-frame time is a separate, real `Upscaler.upscale_rgb` call (chroma after invoke, same thread).
+frame time is a separate, real `Upscaler.upscale_rgb` call (chroma made beside invoke).
 `encode` (a 4:2:0 JPEG of the SR planes, what the live view sends) is timed too but not part of
 the RGB → RGB frame. The camera frame is the live path, also a real call: the frame as the Pi
 camera delivers it (Y and 4:2:0 chroma), super-resolved for the live view, then its JPEG.

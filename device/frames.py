@@ -15,11 +15,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from espcn_edge.color import resize_bicubic, resize_chroma, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.color import (
+    chroma_beside,
+    resize_bicubic,
+    resize_chroma,
+    rgb_to_ycbcr,
+    ycbcr_to_rgb,
+)
 
 
 @dataclass
@@ -74,12 +81,15 @@ class Result:
     def size(self) -> Size:
         return self.y.shape[1], self.y.shape[0]
 
-    def chroma(self, full: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Cb, Cr at half the SR size (4:2:0), or at the SR size when `full` (made once)."""
+    def chroma(
+        self, full: bool = False, made: Future | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Cb, Cr at half the SR size (4:2:0), or at the SR size when `full` (made once, or taken
+        from `made`, a `chroma_beside` of this size)."""
         size = self.size if full else half_size(self.size)
         if size in self._chroma:
             return self._chroma[size]
-        chroma = _chroma_at(self.frame.cb, self.frame.cr, size)
+        chroma = made.result() if made else _chroma_at(self.frame.cb, self.frame.cr, size)
         if chroma[0] is not self.frame.cb:  # kept only when resized
             self._chroma[size] = chroma
         return chroma
@@ -112,16 +122,18 @@ def super_resolve(
 ) -> Result:
     """Run one frame through `upscale_y` (the engine's Y → Y call, `scale`× larger), then make
     the chroma its consumers take: `full_chroma` has False for 4:2:0 consumers (JPEG, H.264),
-    True for RGB ones (full SR size)."""
+    True for RGB ones (full SR size), made beside the model (`chroma_beside`)."""
+    w, h = frame.size[0] * scale, frame.size[1] * scale
+    made = {full: chroma_beside(frame.cb, frame.cr, (w, h) if full else half_size((w, h)))
+            for full in set(full_chroma)}  # fmt: skip
     t0 = time.perf_counter()
     y_sr = upscale_y(frame.y)
     t1 = time.perf_counter()
-    w, h = frame.size[0] * scale, frame.size[1] * scale
     if y_sr.shape != (h, w):
         raise ValueError(f"upscale_y gave {y_sr.shape[1]}×{y_sr.shape[0]}, not ×{scale}")
     result = Result(frame, y_sr)
-    for full in set(full_chroma):
-        result.chroma(full)
+    for full, chroma in made.items():
+        result.chroma(full, chroma)
     t2 = time.perf_counter()
     result.stage_ms = {
         "capture": frame.capture_ms,

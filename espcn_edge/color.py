@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -114,8 +114,7 @@ def _pool() -> ThreadPoolExecutor:
 
 def _in_bands(work, rows: int, step: int) -> None:
     """`work(top, bottom)` over horizontal bands of `rows` (cut at multiples of `step`), one per
-    core: Pillow's resize and convert release the GIL, so the bands run in parallel (the
-    interpreter is idle by then: this runs after invoke, never beside it)."""
+    core: Pillow's resize and convert release the GIL, so the bands run in parallel."""
     n = max(1, min(os.cpu_count() or 1, rows // _MIN_BAND_ROWS))
     cuts = [0, *(round(rows * i / n / step) * step for i in range(1, n)), rows]
     jobs = [_pool().submit(work, a, b) for a, b in zip(cuts[1:-1], cuts[2:], strict=True)]
@@ -156,6 +155,23 @@ def resize_chroma(
     return resize_bicubic(cb, size), job.result()
 
 
+@functools.cache
+def _beside() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma")
+
+
+def chroma_beside(cb: np.ndarray, cr: np.ndarray, size: tuple[int, int]) -> Future:
+    """Both chroma planes at `size` (`resize_bicubic`), made on a worker thread from now on, so
+    that they are ready when the model's Y is: Pillow's resize releases the GIL, and beside the
+    interpreter's invoke it fills the gaps its threads leave (benchmarks/glue.py). The planes
+    themselves when they are that size already."""
+    if (cb.shape[1], cb.shape[0]) == size:
+        done: Future = Future()
+        done.set_result((cb, cr))
+        return done
+    return _beside().submit(lambda: (resize_bicubic(cb, size), resize_bicubic(cr, size)))
+
+
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
     """Crop the bottom/right so both sides are multiples of `scale`."""
     h, w = img.shape[:2]
@@ -171,10 +187,10 @@ def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
 
 def upscale_rgb(rgb: np.ndarray, scale: int, upscale_y) -> np.ndarray:
     """Super-resolve an RGB image: `upscale_y` maps the Y plane (uint8 H×W) to Y (uint8 rH×rW);
-    chroma is upscaled with bicubic and merged back (`ycbcr_to_rgb`), after `upscale_y`, not
-    beside it: the interpreter's threads already fill the cores (benchmarks/glue.py)."""
+    chroma is upscaled with bicubic beside it (`chroma_beside`) and merged back."""
     y, cb, cr = rgb_to_ycbcr(rgb)
-    return ycbcr_to_rgb(upscale_y(y), cb, cr)
+    chroma = chroma_beside(cb, cr, (y.shape[1] * scale, y.shape[0] * scale))
+    return ycbcr_to_rgb(upscale_y(y), *chroma.result())
 
 
 def matlab_y(rgb: np.ndarray) -> np.ndarray:

@@ -54,6 +54,9 @@ _UNIT = 1.0 / 255.0  # the quantization scale at which one code is one Y level
 # 48.4 ms at 640×480 (325 -> 130 MB); the blocked graph 23.5 / 21.5 ms at 640×480 (232 -> 128
 # MB). For photos 384 was the fastest (benchmarks/tiles.py, docs/device.md).
 DEFAULT_TILE = {"plain": 256, "s2d": 384}
+# The largest output (pixels) whose RGB glue `Upscaler.upscale_rgb` does on the whole frame:
+# 1280×960, a 640×480 camera frame at ×2 (RGB out and full-size chroma: about 6 MB).
+WHOLE_GLUE_PIXELS = 1280 * 960
 
 # Ops that do not look at neighbouring pixels (DEPTH_TO_SPACE maps each pixel to its own block).
 _POINTWISE_OPS = {
@@ -468,10 +471,14 @@ class Upscaler:
         return out
 
     def upscale_rgb(self, rgb: np.ndarray) -> np.ndarray:
-        """uint8 H×W×3 RGB → uint8 RGB `scale`× larger (Y by the model, chroma bicubic)."""
+        """uint8 H×W×3 RGB → uint8 RGB `scale`× larger (Y by the model, chroma bicubic).
+
+        Up to a camera frame's output (WHOLE_GLUE_PIXELS) the colour work is done on the whole
+        frame, its chroma beside the model and Y still in tiles; larger images go band by band
+        (`bands`), which bounds memory at the cost of a pass per band (at 320×240 ×2 in the
+        plain graph's two tiles, about 1 ms: benchmarks/glue.py)."""
         h, w = np.shape(rgb)[:2]
-        th, tw = self.tiles(h, w)[0]
-        if (th, tw) == (h, w):  # one tile: the whole frame at once
+        if h * w * self.scale**2 <= WHOLE_GLUE_PIXELS:
             return upscale_rgb(rgb, self.scale, self.upscale_y)
         return self.upscale_image(rgb)
 
