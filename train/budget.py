@@ -124,7 +124,7 @@ def _float_stage_in_jax(args, out: Path, steps_per_epoch: int, qat_run: list[str
         out=out, data=args.data, scale=args.scale, spec=parse_spec(TIER_SPECS[args.tier]),
         epochs=args.epochs, steps_per_epoch=steps_per_epoch, batch_size=args.batch_size,
         patch_size=args.patch_size, lr=args.lr, overwrite=args.overwrite,
-        init_from=args.init_from, reparam="sesr", multiscale=args.multiscale,
+        init_from=args.init_from, reparam="sesr", multiscale=args.multiscale, device_patches=True,
     )  # fmt: skip
     precision = "bf16" if args.mixed_precision == "auto" else args.mixed_precision
     try:

@@ -90,8 +90,7 @@ class Checkpoints(keras.callbacks.Callback):
         self.out, self.card, self.export, self.best = out, card, export, best
 
     def _save(self, name: str) -> None:
-        with atomic_path(self.out / name) as tmp:
-            self.export(self.model).save(tmp)
+        save_atomically(self.export(self.model), self.out / name)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get("val_psnr", -np.inf)
@@ -106,6 +105,12 @@ class Checkpoints(keras.callbacks.Callback):
                 saved=time.strftime("%Y-%m-%dT%H:%M:%S"),
             )
             write_text(self.out / "card.json", json.dumps(self.card, indent=2))
+
+
+def save_atomically(model: keras.Model, path: Path) -> None:
+    """`model.save` to a temporary file, then renamed to `path`."""
+    with atomic_path(path) as tmp:
+        model.save(tmp)
 
 
 def versions() -> dict:

@@ -168,6 +168,36 @@ def claim_out(cfg: FitConfig) -> None:
         )
 
 
+def run_card(cfg: FitConfig, data, train_images: list, valid_images: list, bicubic: float,
+             policy: str, xla: bool) -> dict:  # fmt: skip
+    """What a run's card.json says of how it was trained (train.fit's and train.jax_fit's)."""
+    spec, scale = cfg.spec, cfg.scale
+    return {
+        "scale": scale,
+        "spec": spec.to_dict(),
+        "spec_string": spec.to_string(),
+        "params": spec.params(scale),
+        "macs_per_lr_pixel": spec.macs_per_lr_pixel(scale),
+        "data": str(data),
+        "train_images": len(train_images),
+        "valid_images": len(valid_images),
+        "bicubic_val_psnr": round(bicubic, 3),
+        "planned_steps": cfg.epochs * cfg.steps_per_epoch,
+        "batch_size": cfg.batch_size,
+        "patch_size": cfg.patch_size,
+        "init_from": str(cfg.init_from) if cfg.init_from else None,
+        "quantization_aware": cfg.qat,
+        "reparam": cfg.reparam,
+        "loss": cfg.loss,
+        "teacher": str(cfg.teacher) if cfg.teacher else None,
+        "teacher_weight": cfg.teacher_weight if cfg.teacher else None,
+        "multiscale": cfg.multiscale,
+        "device_patches": cfg.device_patches,
+        "dtype_policy": policy,
+        "xla": xla,
+    }
+
+
 XLA_MIN_STEPS = 1000  # XLA's compile (seconds) pays for itself only over this many steps
 
 
@@ -231,28 +261,8 @@ def run(cfg: FitConfig) -> dict:
         f"{('GPU' if gpu else 'CPU') if cfg.device_patches else ''}"
     )
     card.update(
-        scale=scale,
-        spec=spec.to_dict(),
-        spec_string=spec.to_string(),
-        params=spec.params(scale),
-        macs_per_lr_pixel=spec.macs_per_lr_pixel(scale),
-        data=str(root),
-        train_images=len(gen.train_images),
-        valid_images=len(gen.valid_images),
-        bicubic_val_psnr=round(bicubic, 3),
-        planned_steps=total_steps,
-        batch_size=cfg.batch_size,
-        patch_size=cfg.patch_size,
+        run_card(cfg, root, gen.train_images, gen.valid_images, bicubic, policy, xla),
         init_from=str(cfg.init_from) if cfg.init_from else card.get("init_from"),
-        quantization_aware=cfg.qat,
-        reparam=cfg.reparam,
-        loss=cfg.loss,
-        teacher=str(cfg.teacher) if cfg.teacher else None,
-        teacher_weight=cfg.teacher_weight if cfg.teacher else None,
-        multiscale=cfg.multiscale,
-        device_patches=cfg.device_patches,
-        dtype_policy=policy,
-        xla=xla,
         versions=versions(),
     )
 

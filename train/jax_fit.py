@@ -22,11 +22,11 @@ import keras
 import numpy as np
 
 import espcn_edge
-from espcn_edge.atomic import atomic_path, write_text
+from espcn_edge.atomic import write_text
 from espcn_edge.model import build_espcn
-from train.callbacks import bicubic_psnr, mean_psnr, upscale_y
+from train.callbacks import bicubic_psnr, mean_psnr, save_atomically, upscale_y
 from train.crops import Packed, cut_batch, pack
-from train.fit import FitConfig, init_from
+from train.fit import FitConfig, init_from, run_card
 from train.losses import make_loss
 from train.pairs import training_planes
 from train.precision import dtype_policy
@@ -85,15 +85,9 @@ def train(cfg: FitConfig, policy: str = "mixed_bfloat16") -> dict:
         return model.stateless_call(trainable, non_trainable, x, training=False)[0]
 
     card = {
-        "scale": scale, "spec": spec.to_dict(), "spec_string": spec.to_string(),
-        "params": spec.params(scale), "macs_per_lr_pixel": spec.macs_per_lr_pixel(scale),
-        "data": str(cfg.data), "train_images": len(train_images), "valid_images": len(valid),
-        "bicubic_val_psnr": round(bicubic_psnr(valid, scale), 3), "planned_steps": total,
-        "batch_size": b, "patch_size": p,
-        "init_from": str(cfg.init_from) if cfg.init_from else None,
-        "quantization_aware": False, "reparam": cfg.reparam, "loss": cfg.loss,
-        "multiscale": cfg.multiscale, "device_patches": True, "dtype_policy": policy,
-        "xla": True, "backend": "jax", "device": str(jax.devices()[0].device_kind),
+        **run_card(cfg, cfg.data, train_images, valid, bicubic_psnr(valid, scale), policy, True),
+        "backend": "jax",
+        "device": str(jax.devices()[0].device_kind),
         "versions": {"espcn_edge": espcn_edge.__version__, "jax": jax.__version__,
                      "keras": keras.__version__, "python": platform.python_version()},
     }  # fmt: skip
@@ -130,20 +124,15 @@ def train(cfg: FitConfig, policy: str = "mixed_bfloat16") -> dict:
             collapse_into(model, plain)
         if improved:
             best = val
-            _save(plain, cfg.out / "best.keras")
+            save_atomically(plain, cfg.out / "best.keras")
             card.update(best_val_psnr=round(val, 3), epoch=epoch, steps=epoch * cfg.steps_per_epoch,
                         saved=time.strftime("%Y-%m-%dT%H:%M:%S"))  # fmt: skip
             write_text(cfg.out / "card.json", json.dumps(card, indent=2))
         if due or epoch == cfg.epochs:
-            _save(plain, cfg.out / "last.keras")
+            save_atomically(plain, cfg.out / "last.keras")
             last_saved = time.monotonic()
             _write_history(cfg.out / "history.csv", history)
     return card
-
-
-def _save(model: keras.Model, path) -> None:
-    with atomic_path(path) as tmp:
-        model.save(tmp)
 
 
 def _write_history(path, rows: list[dict]) -> None:
