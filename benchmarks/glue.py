@@ -8,6 +8,13 @@ The RGB → RGB frame and the camera path (YUV420 → SR → 4:2:0 JPEG) are the
 (`Upscaler.upscale_rgb`, `frames.super_resolve`), whose chroma is made on a worker beside invoke
 (`color.chroma_beside`); the "after" variants make the same chroma after invoke on the calling
 thread instead. The first line names the CPU and the load.
+
+Each tier ends with the floors on this machine's cores, from the same run: the glue's parts timed
+alone (RGB → Y/Cb/Cr, both chroma planes, the merge; the camera's 4:2:0 chroma, the JPEG) and
+invoke with 1 and 2 threads, combined as if the chroma filled every gap the interpreter's threads
+leave and the merge were split evenly across the cores:
+frame ≥ convert + max(invoke₂, (invoke₁ + chroma) / cores) + merge / cores, and
+camera ≥ max(invoke₂, (invoke₁ + 4:2:0 chroma) / cores) + JPEG.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from device.bench import _as_camera_delivers, demo_frames
 from device.engine import DEFAULT_ENGINE, open_upscaler
 from device.frames import half_size, super_resolve
 from device.sinks.jpeg import encode_planes
-from espcn_edge.color import resize_chroma, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.color import resize_bicubic, resize_chroma, rgb_to_ycbcr, ycbcr_to_rgb
 from espcn_edge.commandline import parse_size
 from espcn_edge.machine import cpu_info, describe
 from espcn_edge.runtime import TIERS
@@ -64,6 +71,33 @@ VARIANTS = {
 }
 
 
+PARTS = ("convert", "chroma", "merge", "4:2:0 chroma", "JPEG")
+
+
+def parts(rgb: np.ndarray, cam, y_sr: np.ndarray) -> dict:
+    """The glue's parts, each alone (Pillow's and libjpeg's C loops) on its own inputs, called as
+    the variants are."""
+    ycc = rgb_to_ycbcr(rgb)
+    size = (y_sr.shape[1], y_sr.shape[0])
+    full = [resize_bicubic(c, size) for c in ycc[1:]]
+    half = half_size(size)
+    planes = [resize_bicubic(c, half) for c in (cam.cb, cam.cr)]
+    return {
+        "convert": lambda rgb, cam: rgb_to_ycbcr(rgb),
+        "chroma": lambda rgb, cam: [resize_bicubic(c, size) for c in ycc[1:]],
+        "merge": lambda rgb, cam: ycbcr_to_rgb(y_sr, *full),
+        "4:2:0 chroma": lambda rgb, cam: [resize_bicubic(c, half) for c in (cam.cb, cam.cr)],
+        "JPEG": lambda rgb, cam: encode_planes(y_sr, *planes),
+    }
+
+
+def floors(med: dict[str, float], cores: int) -> tuple[float, float]:
+    """The RGB frame's and the camera path's lowest times from their parts (module doc)."""
+    invoke, alone = med["invoke, 2 thr"], med["invoke, 1 thr"]
+    frame = med["convert"] + max(invoke, (alone + med["chroma"]) / cores) + med["merge"] / cores
+    return frame, max(invoke, (alone + med["4:2:0 chroma"]) / cores) + med["JPEG"]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", type=parse_size, default="320x240")
@@ -82,10 +116,11 @@ def main() -> None:
             for t, up in ups.items()
             for name, fn in VARIANTS.items()
         }
-        times: dict[str, list[float]] = {k: [] for k in variants}
+        times: dict[str, list[float]] = {k: [] for k in (*variants, *PARTS)}
         for i, rgb in enumerate(clips):
             cam = _as_camera_delivers(*rgb_to_ycbcr(rgb))
-            for name, fn in variants.items():
+            alone = parts(rgb, cam, ups[2].upscale_y(cam.y))
+            for name, fn in {**variants, **alone}.items():
                 t0 = time.perf_counter()
                 fn(rgb, cam)
                 if i >= 5:
@@ -95,7 +130,12 @@ def main() -> None:
         size = f"{args.size[0]}x{args.size[1]}"
         print(f"\n{tier} ({size}, {args.frames} frames): median ms, × invoke with 2 threads")
         for name, ms in med.items():
-            print(f"  {name:<42}{ms:8.2f}{ms / base:7.2f}×")
+            if name not in PARTS:
+                print(f"  {name:<42}{ms:8.2f}{ms / base:7.2f}×")
+        cores = os.cpu_count() or 1
+        for name, low in zip(("RGB frame", "camera"), floors(med, cores), strict=True):
+            print(f"  {name}'s floor on {cores} cores{low:{27 - len(name)}.2f}{low / base:7.2f}×")
+        print("  (alone: " + ", ".join(f"{k} {med[k]:.2f}" for k in PARTS) + " ms)")
     print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
 
 

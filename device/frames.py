@@ -7,8 +7,8 @@ the core colour functions.
 The SR frame's chroma is made only at the size its consumers need: a 4:2:0 JPEG or H.264 frame
 carries Cb/Cr at half the SR size — at ×2 the LR size, which an RGB source's chroma already has —
 and only RGB consumers (a window, PNG files) need them at the full SR size. Either is bicubic from
-the LR chroma, made after the model runs, not beside it: the interpreter's threads already fill
-the cores (benchmarks/glue.py).
+the LR chroma, started on a worker thread before the model runs (`color.chroma_beside`): Pillow's
+resize releases the GIL and fills the gaps the interpreter's threads leave (benchmarks/glue.py).
 """
 
 from __future__ import annotations
