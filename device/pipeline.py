@@ -99,10 +99,6 @@ class Pipeline:
         with the interrupted main thread); `run()` turns it into `stop()` within 0.2 s."""
         self._stop_requested = True
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     def _capture(self) -> None:
         try:
             while not self._stop.is_set():

@@ -56,10 +56,6 @@ class ModelSpec:
             "skip": self.skip,
         }
 
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelSpec:
-        return cls(d["name"], tuple(d["kernels"]), tuple(d["widths"]), bool(d.get("skip", True)))
-
 
 def parse_spec(text: str, name: str | None = None) -> ModelSpec:
     """A named spec (see SPECS) or ``f1:n1,…,f6:n6,f7`` with an optional ``+skip`` suffix."""
