@@ -18,6 +18,7 @@ from espcn_edge.color import float_to_y, y_to_float
 from espcn_edge.tflite_meta import read_metadata
 
 SET5 = Path(__file__).parents[2] / "shared" / "data" / "benchmark" / "Set5"
+T91 = SET5.parents[1] / "train" / "T91"
 SPEC = "3:16,3:16,3:8,3:8,3:8,3:8,3+skip"  # small, so training and calibration take seconds
 INT8_TOLERANCE_DB = 0.5  # int8 Set5 Y-PSNR may fall at most this far below the float model
 
@@ -165,8 +166,9 @@ def test_float_conv1(models, tmp_path):
 def test_residual_requantized_exactly(tmp_path):
     """The shipped ×2 standard network converted once, then edited with and without
     `exact_residual`: the SUB of `sigmoid − 0.5` lands on the LOGISTIC's grid shifted by 128
-    levels (so it rounds nothing), and Set5 int8 PSNR rises (+0.05 dB with this small
-    calibration, +0.16 with the full one)."""
+    levels (so it rounds nothing), and Set5 int8 PSNR rises (+0.18 dB for today's network,
+    calibrated as the converter does by default, on T91; a calibration of a few dozen patches
+    moves the result by more than the edit does, either way)."""
     import keras
 
     from convert.calibration import calibration_lr, calibration_planes
@@ -179,7 +181,7 @@ def test_residual_requantized_exactly(tmp_path):
 
     keras_path = default_model_path(2, "standard").with_name("espcn_x2_standard.keras")
     model = keras.models.load_model(keras_path, compile=False)
-    planes = calibration_planes(calibration_lr(SAMPLES_DIR, 2), patches=64, frames=2)
+    planes = calibration_planes(calibration_lr(T91, 2))
     converted = convert_model(model, "int8", "uint8", planes)
     psnr, images = {}, load_images(SET5, 2)
     for exact in (False, True):
@@ -196,7 +198,7 @@ def test_residual_requantized_exactly(tmp_path):
         path.write_bytes(content)
         r = evaluate_models([load_model(str(path), 2)], images, 2)
         psnr[exact] = next(iter(r["models"].values()))["mean_psnr"]
-    assert psnr[True] > psnr[False] + 0.02, psnr
+    assert psnr[True] > psnr[False] + 0.05, psnr
 
 
 @pytest.mark.parametrize("float_conv1", [False, True])
