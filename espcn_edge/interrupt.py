@@ -61,3 +61,26 @@ def stop_on_signals(stop: Callable[[], None]) -> contextlib.AbstractContextManag
         stop()
 
     return _handling(handler)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[Callable[[], None]]:
+    """Inside, SIGINT or SIGTERM is only noted; the context gives `check()`, which raises
+    Interrupted for it at a point the caller picks. For TensorFlow's loops: raised from the
+    handler, the exception can land while TensorFlow's C++ converts a Python object, which then
+    aborts the process (`Check failed: !PyErr_Occurred()`) instead of cleaning up. A second
+    Ctrl-C raises at once. On the way out a noted signal is raised too."""
+    noted: list[int] = []
+
+    def handler(signum: int) -> None:
+        if noted and signum == signal.SIGINT:
+            raise Interrupted(signum)
+        noted.append(signum)
+
+    def check() -> None:
+        if noted:
+            raise Interrupted(noted[0])
+
+    with _handling(handler):
+        yield check
+    check()

@@ -138,3 +138,31 @@ def test_interrupted_training_says_so_in_one_line_and_resumes(tmp_path, div2k_on
 
     assert main([*args[2:], "--resume"]) == 0
     assert _epochs(out) == list(range(6)) and not (out / "backup").exists()
+
+
+def test_a_deferred_signal_is_raised_where_checked_and_a_second_ctrl_c_at_once():
+    """train.fit notes Ctrl-C during TensorFlow's loop and raises it between steps."""
+    from espcn_edge.interrupt import Interrupted, deferred
+
+    steps = []
+    with pytest.raises(Interrupted) as e:
+        with deferred() as check:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler has run: only noted
+            steps.append("after the signal")
+            check()
+            steps.append("after check")
+    assert steps == ["after the signal"] and e.value.status == 143
+    with pytest.raises(Interrupted) as e:
+        with deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            steps.append("after the second Ctrl-C")
+    assert steps == ["after the signal"] and e.value.status == 130
+    with pytest.raises(Interrupted):  # noted and never checked: raised on the way out
+        with deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -34,6 +34,18 @@ def bicubic_psnr(images: list[tuple[np.ndarray, np.ndarray]], scale: int) -> flo
     )
 
 
+class StopOnSignal(keras.callbacks.Callback):
+    """Raises the Ctrl-C or SIGTERM that `interrupt.deferred` noted, after a training step:
+    there Python runs, not TensorFlow's C++, and the epoch's files are whole."""
+
+    def __init__(self, check):
+        super().__init__()
+        self._check = check
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check()
+
+
 class ValidationPSNR(keras.callbacks.Callback):
     """Adds `val_psnr` (dB) to the epoch logs, so CSV/TensorBoard/checkpoints all see it."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from espcn_edge import DEFAULT_SPEC, SAMPLES_DIR, ModelSpec, commandline, parse_spec
 from espcn_edge.atomic import WriteError, remove_stale, write_text
 from espcn_edge.dataset import DatasetError
-from espcn_edge.interrupt import Interrupted, interruptible
+from espcn_edge.interrupt import Interrupted, deferred, interruptible
 from espcn_edge.quiet import import_tensorflow_quietly, quiet_tensorflow
 
 log = logging.getLogger("train.fit")
@@ -222,6 +222,7 @@ def run(cfg: FitConfig) -> dict:
     from train.callbacks import (
         AtomicBackupAndRestore,
         Checkpoints,
+        StopOnSignal,
         ValidationPSNR,
         bicubic_psnr,
         finished_backup,
@@ -312,17 +313,18 @@ def run(cfg: FitConfig) -> dict:
         # (first, a kill after the backup lost that epoch's history row on resume)
         AtomicBackupAndRestore(backup),
     ]
-    training = dict(
-        epochs=cfg.epochs,
-        steps_per_epoch=cfg.steps_per_epoch,
-        callbacks=callbacks if chief else [],
-        verbose=cfg.verbose,
-    )
     try:
-        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-            loop.fit(model, dataset, strategy, **training)
-        else:
-            model.fit(dataset, **training)
+        with deferred() as check:  # Ctrl-C taken between steps, not inside TensorFlow
+            training = dict(
+                epochs=cfg.epochs,
+                steps_per_epoch=cfg.steps_per_epoch,
+                callbacks=[StopOnSignal(check), *(callbacks if chief else [])],
+                verbose=cfg.verbose,
+            )
+            if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+                loop.fit(model, dataset, strategy, **training)
+            else:
+                model.fit(dataset, **training)
     except tf.errors.OpError as e:  # a worker lost, out of memory: no tensor dumps, one line
         raise TrainingStopped(
             f"training stopped inside TensorFlow ({tensorflow_error_gist(e)}); start the run "
