@@ -144,7 +144,7 @@ def test_a_deferred_signal_is_raised_where_checked_and_a_second_ctrl_c_at_once()
     """train.fit notes Ctrl-C during TensorFlow's loop and raises it between steps."""
     from espcn_edge.interrupt import Interrupted, deferred
 
-    steps = []
+    before, steps = signal.getsignal(signal.SIGINT), []
     with pytest.raises(Interrupted) as e:
         with deferred() as check:
             os.kill(os.getpid(), signal.SIGTERM)
@@ -165,4 +165,4 @@ def test_a_deferred_signal_is_raised_where_checked_and_a_second_ctrl_c_at_once()
         with deferred():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.05)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # the handler restored
