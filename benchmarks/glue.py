@@ -79,14 +79,19 @@ def parts(rgb: np.ndarray, cam, y_sr: np.ndarray) -> dict:
     the variants are."""
     ycc = rgb_to_ycbcr(rgb)
     size = (y_sr.shape[1], y_sr.shape[0])
-    full = [resize_bicubic(c, size) for c in ycc[1:]]
-    half = half_size(size)
-    planes = [resize_bicubic(c, half) for c in (cam.cb, cam.cr)]
+
+    def chroma(rgb, cam):
+        return [resize_bicubic(c, size) for c in ycc[1:]]
+
+    def chroma_420(rgb, cam):
+        return [resize_bicubic(c, half_size(size)) for c in (cam.cb, cam.cr)]
+
+    full, planes = chroma(rgb, cam), chroma_420(rgb, cam)
     return {
         "convert": lambda rgb, cam: rgb_to_ycbcr(rgb),
-        "chroma": lambda rgb, cam: [resize_bicubic(c, size) for c in ycc[1:]],
+        "chroma": chroma,
         "merge": lambda rgb, cam: ycbcr_to_rgb(y_sr, *full),
-        "4:2:0 chroma": lambda rgb, cam: [resize_bicubic(c, half) for c in (cam.cb, cam.cr)],
+        "4:2:0 chroma": chroma_420,
         "JPEG": lambda rgb, cam: encode_planes(y_sr, *planes),
     }
 
