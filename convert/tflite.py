@@ -31,9 +31,11 @@ import numpy as np
 from espcn_edge import SAMPLES_DIR, __version__, commandline
 from espcn_edge.atomic import write_files
 from espcn_edge.dataset import find_pairs
+from espcn_edge.errors import UserError
 from espcn_edge.evaluate import EvalImage, images_from_pairs, load_images
 from espcn_edge.interrupt import Interrupted, interruptible
 from espcn_edge.layout import space_to_depth
+from espcn_edge.paths import refuse_inputs
 from espcn_edge.quiet import import_tensorflow_quietly, quiet_tensorflow
 from espcn_edge.spec import PRE_TANH_RANGE
 from espcn_edge.tflite_meta import add_metadata
@@ -263,6 +265,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-v", "--verbose", action="store_true", help="TensorFlow's own log lines too")
     args = p.parse_args(argv)
     out = args.out or _default_out(args.model, args.precision or "fp32")
+    if out.is_dir():
+        example = out / _default_out(args.model, "int8").name
+        return commandline.fail(prog, f"--out {out}: is a folder; name the file, e.g. {example}")
+    try:
+        for written in (out, out.with_suffix(".json")):  # the model and its report
+            refuse_inputs("--out", written, [args.model, args.data, args.eval_data])
+    except UserError as e:
+        return commandline.fail(prog, e)
+    if out.suffix != ".tflite":
+        return commandline.fail(prog, f"--out {out}: name a .tflite file")
     if out.exists() and not args.overwrite:  # checked before minutes of converting
         return commandline.fail(prog, f"{out}: already exists; pass --overwrite to replace it")
     logging.basicConfig(

@@ -28,7 +28,7 @@ from .pipeline import Pipeline
 from .sinks import RecordSink, Sink, ViewSink, WindowSink, parse_address
 from .sinks.guard import Guard, make_guard
 from .sinks.record import claim_target
-from .sources import SPECS_HELP, open_source
+from .sources import SPECS_HELP, open_source, source_path
 from .stats import Stats
 
 log = logging.getLogger("device.camera")
@@ -52,7 +52,7 @@ def run(
     `guard`: the view's password and TLS (default: open, plain HTTP, loopback only)."""
     address = parse_address(view) if view else None
     if record:
-        claim_target(record, overwrite)
+        claim_target(record, overwrite, (source_path(source), engine.model))
     if address and guard is None:
         guard = make_guard(address[0])  # refuses a network address
     src = open_source(source, size, fps)
@@ -82,7 +82,7 @@ def run(
     if window:
         sinks.append(WindowSink(compare))
     if record:
-        sinks.append(RecordSink(record, compare=compare, stats=stats))
+        sinks.append(RecordSink(record, compare=compare, stats=stats, replace=overwrite))
     pipeline = Pipeline(
         src, upscaler.upscale_y, sinks, max_frames=frames, stats=stats, scale=upscaler.scale
     )

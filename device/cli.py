@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from espcn_edge import __version__
+from espcn_edge.errors import UserError
 from espcn_edge.imageio import ImageError
 from espcn_edge.interrupt import Interrupted, interruptible
 from espcn_edge.runtime import ModelError
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with interruptible():
             return module.main(argv[1:])
-    except (CommandError, SourceError, SinkError, ImageError, ModelError, OSError) as e:
+    except (UserError, CommandError, SourceError, SinkError, ImageError, ModelError, OSError) as e:
         return fail(argv[0], e)
     except Interrupted as e:  # Ctrl-C, SIGTERM: cleaned up on the way here
         fail(argv[0], e)

@@ -22,6 +22,7 @@ from pathlib import Path
 from espcn_edge.commandline import non_negative_int, parse_size
 from espcn_edge.imageio import save_rgb
 from espcn_edge.interrupt import stop_on_signals
+from espcn_edge.paths import refuse_inputs
 
 from . import bench
 from .engine import (
@@ -121,6 +122,8 @@ def run(
     view: str | None = None,
     vs_opencv: Path | None = None,
 ) -> tuple[Stats, dict]:
+    if out is not None:
+        refuse_inputs("--out", out, [engine.model, vs_opencv])
     if engine.model is None and not engine.model_path.is_file():
         engine = dataclasses.replace(
             engine, model=quick_model(engine.shipped_scale, engine.model_path)

@@ -31,8 +31,10 @@ from . import __version__, commandline
 from .atomic import write_text
 from .color import float_to_y, resize_bicubic, upscale_rgb, y_to_float
 from .dataset import DatasetError, ImagePair, find_pairs, load_usable, read_pair
+from .errors import UserError
 from .imageio import list_images, save_rgb
 from .metrics import psnr, ssim
+from .paths import refuse_inputs
 from .runtime import TIERS, default_model_path
 
 
@@ -371,8 +373,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scale = args.scale or next((s for s in map(own_scale, args.model) if s), 2)
         models = [str(default_model_path(scale, tier)) for tier in args.tier] + args.model
+        files = [m.split(":", 1)[1] if m.startswith("opencv:") else m for m in models]
+        for option, written in (("--json", args.json), ("--save", args.save)):
+            if written:
+                refuse_inputs(option, written, [args.data, *files])
         run(models, args.data, scale, args.json, args.threads, args.delegate, args.save)
-    except (ValueError, OSError) as e:  # ModelError, DatasetError, ImageError are ValueErrors
+    except (UserError, ValueError, OSError) as e:  # ModelError, DatasetError, ImageError too
         return commandline.fail(prog, e)
     return 0
 

@@ -87,6 +87,8 @@ for _name, _text in {
     "k3-32": "3:32,3:32,3:32,3:32,3:32,3:32,3+skip",
     "k5-48-24": "5:48,3:48,3:24,3:24,3:24,3:24,3+skip",
     "k5-64-32": "5:64,3:64,3:32,3:32,3:32,3:32,3+skip",
+    # the quality tier's candidate: ABPN's width 28 at ABPN's cost (≤ 42,300 MAC/LR px at ×3)
+    "k5-28": "5:28,3:28,3:28,3:28,3:28,3:28,3+skip",
 }.items():
     SPECS[_name] = parse_spec(_text, name=_name)
 

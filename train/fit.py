@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -17,7 +18,9 @@ from pathlib import Path
 from espcn_edge import DEFAULT_SPEC, SAMPLES_DIR, ModelSpec, commandline, parse_spec
 from espcn_edge.atomic import WriteError, remove_stale, write_text
 from espcn_edge.dataset import DatasetError
+from espcn_edge.errors import UserError
 from espcn_edge.interrupt import Interrupted, deferred, interruptible
+from espcn_edge.paths import overlaps
 from espcn_edge.quiet import import_tensorflow_quietly, quiet_tensorflow
 
 log = logging.getLogger("train.fit")
@@ -140,6 +143,19 @@ def claim_out(cfg: FitConfig) -> None:
     """Refuse an --out that holds a run (finished or not) unless --resume (an unfinished one) or
     --overwrite: a new run would silently replace its best.keras, even with a worse model.
     --overwrite removes that run's files first, so nothing of it is mixed into the new one."""
+    for option, model in (("--init-from", cfg.init_from), ("--teacher", cfg.teacher)):
+        if model and any(overlaps(cfg.out / name, model) for name in RUN_FILES):
+            raise FitError(f"{option} {model} is one of the files this run in --out {cfg.out} "
+                           "replaces: copy it elsewhere first, or pick another --out")  # fmt: skip
+    if cfg.out.exists() and not cfg.out.is_dir():
+        raise FitError(f"--out {cfg.out}: is a file, not a folder; pick a folder for the run")
+    try:
+        cfg.out.mkdir(parents=True, exist_ok=True)  # now, not after minutes of loading data
+    except OSError as e:
+        raise FitError(f"--out {cfg.out}: cannot create the folder ({e.strerror or e}); "
+                       "pick a writable folder") from None  # fmt: skip
+    if not os.access(cfg.out, os.W_OK | os.X_OK):
+        raise FitError(f"--out {cfg.out}: cannot write in this folder; pick a writable one")
     backup = cfg.out / "backup"
     finished = (cfg.out / "best.keras").exists() or (cfg.out / "card.json").exists()
     if cfg.overwrite:
@@ -494,7 +510,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             verbose=1 if sys.stdout.isatty() else 2,
         )
         run(cfg)
-    except (FitError, DatasetError, ValueError) as e:
+    except (UserError, FitError, DatasetError, ValueError) as e:
         return commandline.fail(PROG, e)
     except TrainingStopped as e:
         commandline.fail(PROG, e)

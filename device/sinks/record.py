@@ -17,6 +17,7 @@ from pathlib import Path
 
 from espcn_edge.color import ycbcr_to_rgb
 from espcn_edge.imageio import save_rgb
+from espcn_edge.paths import refuse_inputs
 
 from ..frames import Result
 from ..stats import Stats
@@ -31,16 +32,16 @@ QUEUE_FRAMES = 8  # about half a second of a live pipeline: rides out a slow key
 FIRST_DURATION = 1 / 30  # seconds shown for a recording's only frame
 
 
-def claim_target(target: Path, overwrite: bool) -> None:
-    """Refuse to record over an earlier recording unless `overwrite`; with it, a folder's old
-    frames go first so none of them is mixed into the new recording (a video is replaced only
-    when the new one is complete: H264Writer renames it into place)."""
+def claim_target(target: Path, overwrite: bool, inputs: tuple[Path | None, ...] = ()) -> None:
+    """Before anything runs: refuse a target that is or overlaps one of `inputs` (the source, the
+    model: never written over, --overwrite or not), and an earlier recording unless `overwrite`.
+    Nothing is deleted here: a folder's old frames go when the first new frame is written
+    (RecordSink), a video is replaced when the new one is complete (H264Writer renames it)."""
+    refuse_inputs("--record", target, inputs)
     old = sorted(target.glob(FRAME_GLOB)) if target.is_dir() else []
     if not overwrite and (target.is_file() or old):
         what = f"holds {len(old)} frames of an earlier recording" if old else "already exists"
         raise SinkError(f"--record {target}: {what}; pass --overwrite to replace, or pick another")
-    for frame in old:
-        frame.unlink()
 
 
 class RecordSink(Sink):
@@ -50,8 +51,10 @@ class RecordSink(Sink):
         compare: bool = False,
         stats: Stats | None = None,
         crf: int = DEFAULT_CRF,
+        replace: bool = False,
     ):
         self.target = Path(target)
+        self.replace = replace  # a folder's earlier frames are deleted with the first new one
         self.compare = compare
         self.stats = stats
         self.crf = crf
@@ -94,6 +97,9 @@ class RecordSink(Sink):
             raise SinkError(f"--record {self.target}: {self._error}")
         if self._writer is None:
             rgb = ycbcr_to_rgb(*view_planes(result, self.compare, full=True))
+            if self.count == 0 and self.replace:
+                for old in self.target.glob(FRAME_GLOB):
+                    old.unlink()
             save_rgb(self.target / f"frame_{self.count:06d}.png", rgb)
             self.count += 1
             return

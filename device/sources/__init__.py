@@ -28,6 +28,7 @@ __all__ = [
     "VideoSource",
     "WebcamSource",
     "open_source",
+    "source_path",
     "SPECS_HELP",
 ]
 
@@ -61,6 +62,12 @@ def _auto() -> str:
         )
     log.warning("--source auto: no picamera2 here, streaming the built-in DEMO frames")
     return "demo"
+
+
+def source_path(spec: str) -> Path | None:
+    """The file or folder a `video:PATH` or `images:DIR` source reads (None for a camera)."""
+    kind, _, arg = spec.partition(":")
+    return Path(arg) if kind in ("video", "images") and arg else None
 
 
 def open_source(spec: str, size: tuple[int, int] | None = None, fps: float | None = None) -> Source:
