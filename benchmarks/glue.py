@@ -29,10 +29,10 @@ import numpy as np
 
 from device.bench import _as_camera_delivers, demo_frames
 from device.engine import DEFAULT_ENGINE, open_upscaler
-from device.frames import half_size, super_resolve
 from device.sinks.jpeg import encode_planes
-from espcn_edge.color import resize_bicubic, resize_chroma, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
 from espcn_edge.commandline import parse_size
+from espcn_edge.frames import half_size, resize_chroma, super_resolve
 from espcn_edge.machine import cpu_info, describe
 from espcn_edge.runtime import TIERS
 

@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 
 from espcn_edge.atomic import write_text
-from espcn_edge.color import resize_bicubic, resize_chroma, rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
 from espcn_edge.commandline import non_negative_int, parse_size, plural, positive_int
 from espcn_edge.evaluate import opencv_algorithm, opencv_superres
+from espcn_edge.frames import Frame, half_size, resize_chroma, super_resolve
 from espcn_edge.machine import cpu_info, describe
 from espcn_edge.runtime import TIERS
 from espcn_edge.spec import parse_spec
@@ -47,7 +48,6 @@ from .engine import (
     open_upscaler,
     setup_logging,
 )
-from .frames import Frame, half_size, super_resolve
 from .sinks.jpeg import ENCODER, encode_planes
 from .sources import DemoSource
 

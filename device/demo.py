@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from espcn_edge.commandline import non_negative_int, parse_size
+from espcn_edge.frames import Result
 from espcn_edge.imageio import save_rgb
 from espcn_edge.interrupt import stop_on_signals
 from espcn_edge.paths import refuse_inputs
@@ -35,7 +36,6 @@ from .engine import (
     setup_logging,
 )
 from .figure import ZOOM, comparison
-from .frames import Result
 from .pipeline import Pipeline
 from .sinks import Sink, ViewSink, parse_address
 from .sources import DemoSource

@@ -11,8 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from espcn_edge.color import ycbcr_to_rgb
-
-from .frames import Result
+from espcn_edge.frames import Result
 
 ZOOM = 4  # the crop is 1/ZOOM of a half's width and height, magnified back to the half's size
 LABEL_H = 20  # pixels of the label strip above each row

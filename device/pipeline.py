@@ -16,7 +16,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .frames import Frame, Result, super_resolve
+from espcn_edge.frames import Frame, Result, super_resolve
+
 from .malloc import one_malloc_arena
 from .sinks import Sink
 from .sources import Source

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from espcn_edge.frames import Frame, super_resolve
 from espcn_edge.imageio import IMAGE_SUFFIXES, ImageError, load_photo, save_photo
 from espcn_edge.interrupt import Interrupted
 from espcn_edge.runtime import DEFAULT_TILE, ModelError
@@ -42,7 +43,6 @@ from .engine import (
     open_upscaler,
     setup_logging,
 )
-from .frames import Frame, super_resolve
 from .progress import Progress
 from .sinks import SinkError
 from .sinks.h264 import CONTAINERS, DEFAULT_CRF, H264Writer

@@ -12,10 +12,6 @@ All arrays are H×W (planes) or H×W×3 (RGB), uint8 unless stated.
 
 from __future__ import annotations
 
-import functools
-import os
-from concurrent.futures import Future, ThreadPoolExecutor
-
 import numpy as np
 from PIL import Image
 
@@ -62,34 +58,24 @@ def rgb_to_ycbcr(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
-    """Merge full-range Y, Cb, Cr uint8 planes into an RGB uint8 image of Y's size. Smaller
-    chroma (the LR chroma beside SR luma) is upscaled to it on the way, as `resize_bicubic`
-    would: where Y is a whole factor larger, in bands beside the merge, one per core."""
+    """Merge full-range Y, Cb, Cr uint8 planes into an RGB uint8 image of Y's size; smaller
+    chroma (the LR chroma beside SR luma) is upscaled to it first with `resize_bicubic`
+    (`frames.merge` gives the same values faster, in bands on every core)."""
     h, w = y.shape
-    chroma = [Image.fromarray(np.asarray(c, np.uint8)) for c in (cb, cr)]
-    factor = h // chroma[0].height
-    if (chroma[0].width * factor, chroma[0].height * factor) != (w, h):
-        chroma, factor = [c.resize((w, h), Image.Resampling.BICUBIC) for c in chroma], 1
-    if factor == 1:
-        return _merged(Image.fromarray(np.asarray(y, np.uint8)), *chroma)
-    out = np.empty((h, w, 3), np.uint8)
-
-    def band(top: int, bottom: int) -> None:
-        planes = [_bicubic_band(c, top // factor, bottom // factor, factor) for c in chroma]
-        out[top:bottom] = _merged(Image.fromarray(y[top:bottom]), *planes)
-
-    _in_bands(band, h, factor)
-    return out
+    if cb.shape != (h, w):
+        cb, cr = (resize_bicubic(np.asarray(c, np.uint8), (w, h)) for c in (cb, cr))
+    return merged(*(Image.fromarray(np.asarray(p, np.uint8)) for p in (y, cb, cr)))
 
 
-def _merged(y: Image.Image, cb: Image.Image, cr: Image.Image) -> np.ndarray:
+def merged(y: Image.Image, cb: Image.Image, cr: Image.Image) -> np.ndarray:
+    """Y, Cb, Cr bands of one size → RGB uint8, in Pillow's C loop."""
     return np.asarray(_mix(Image.merge("RGB", [y, cb, cr]), _TO_RGB))
 
 
 _BICUBIC_MARGIN = 4  # rows beyond a band that its bicubic output reads (the kernel's reach: 2)
 
 
-def _bicubic_band(plane: Image.Image, first: int, last: int, factor: int) -> Image.Image:
+def bicubic_band(plane: Image.Image, first: int, last: int, factor: int) -> Image.Image:
     """Rows [first, last) of `plane` upscaled `factor`× with bicubic, equal to those rows of the
     whole resize: the band is resized with a margin, which is then cut off (Pillow's `box=`
     gives other values)."""
@@ -101,26 +87,7 @@ def _bicubic_band(plane: Image.Image, first: int, last: int, factor: int) -> Ima
 
 def bicubic_rows(plane: np.ndarray, first: int, last: int, factor: int) -> np.ndarray:
     """Rows [first, last) of `resize_bicubic(plane, factor × its size)`, computing only those."""
-    return np.asarray(_bicubic_band(Image.fromarray(plane), first, last, factor))
-
-
-_MIN_BAND_ROWS = 64  # below this, a band's thread costs more than it saves
-
-
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1))
-
-
-def _in_bands(work, rows: int, step: int) -> None:
-    """`work(top, bottom)` over horizontal bands of `rows` (cut at multiples of `step`), one per
-    core: Pillow's resize and convert release the GIL, so the bands run in parallel."""
-    n = max(1, min(os.cpu_count() or 1, rows // _MIN_BAND_ROWS))
-    cuts = [0, *(round(rows * i / n / step) * step for i in range(1, n)), rows]
-    jobs = [_pool().submit(work, a, b) for a, b in zip(cuts[1:-1], cuts[2:], strict=True)]
-    work(cuts[0], cuts[1])
-    for job in jobs:
-        job.result()
+    return np.asarray(bicubic_band(Image.fromarray(plane), first, last, factor))
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -147,31 +114,6 @@ def resize_bicubic(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(img).resize(size, Image.Resampling.BICUBIC))
 
 
-def resize_chroma(
-    cb: np.ndarray, cr: np.ndarray, size: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """`resize_bicubic` of both chroma planes to `size`, Cr on another core while Cb is made."""
-    job = _pool().submit(resize_bicubic, cr, size)
-    return resize_bicubic(cb, size), job.result()
-
-
-@functools.cache
-def _beside() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="chroma")
-
-
-def chroma_beside(cb: np.ndarray, cr: np.ndarray, size: tuple[int, int]) -> Future:
-    """Both chroma planes at `size` (`resize_bicubic`), made on a worker thread from now on, so
-    that they are ready when the model's Y is: Pillow's resize releases the GIL, and beside the
-    interpreter's invoke it fills the gaps its threads leave (benchmarks/glue.py). The planes
-    themselves when they are that size already."""
-    if (cb.shape[1], cb.shape[0]) == size:
-        done: Future = Future()
-        done.set_result((cb, cr))
-        return done
-    return _beside().submit(lambda: (resize_bicubic(cb, size), resize_bicubic(cr, size)))
-
-
 def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
     """Crop the bottom/right so both sides are multiples of `scale`."""
     h, w = img.shape[:2]
@@ -183,14 +125,6 @@ def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
     hr = modcrop(hr, scale)
     h, w = hr.shape[:2]
     return resize_bicubic(hr, (w // scale, h // scale))
-
-
-def upscale_rgb(rgb: np.ndarray, scale: int, upscale_y) -> np.ndarray:
-    """Super-resolve an RGB image: `upscale_y` maps the Y plane (uint8 H×W) to Y (uint8 rH×rW);
-    chroma is upscaled with bicubic beside it (`chroma_beside`) and merged back."""
-    y, cb, cr = rgb_to_ycbcr(rgb)
-    chroma = chroma_beside(cb, cr, (y.shape[1] * scale, y.shape[0] * scale))
-    return ycbcr_to_rgb(upscale_y(y), *chroma.result())
 
 
 def matlab_y(rgb: np.ndarray) -> np.ndarray:

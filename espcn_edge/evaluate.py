@@ -29,9 +29,10 @@ from PIL import Image
 
 from . import __version__, commandline
 from .atomic import write_text
-from .color import float_to_y, resize_bicubic, upscale_rgb, y_to_float
+from .color import float_to_y, resize_bicubic, y_to_float
 from .dataset import DatasetError, ImagePair, find_pairs, load_usable, read_pair
 from .errors import UserError
+from .frames import upscale_rgb
 from .imageio import list_images, save_rgb
 from .metrics import psnr, ssim
 from .paths import refuse_inputs

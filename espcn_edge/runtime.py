@@ -16,20 +16,13 @@ import importlib
 import logging
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from . import MODELS_DIR
-from .color import (
-    bicubic_rows,
-    float_to_y,
-    rgb_to_ycbcr,
-    upscale_rgb,
-    y_to_float,
-    ycbcr_to_rgb,
-)
+from .color import bicubic_rows, float_to_y, rgb_to_ycbcr, y_to_float, ycbcr_to_rgb
+from .frames import executor, upscale_rgb
 from .layout import LayoutError, block_of, space_to_depth
 from .quiet import native_stderr_hidden
 from .tflite_meta import MetadataError, read_metadata
@@ -445,7 +438,7 @@ class Upscaler:
             if pending is not None:
                 yield pending.result()
             job = functools.partial(self._finish_band, row, y_sr, bicubic, colour)
-            pending = _worker().submit(job)  # runs while the next row of tiles is inferred
+            pending = executor().submit(job)  # runs while the next row of tiles is inferred
         yield pending.result()
 
     def _finish_band(self, row, y_sr, bicubic, colour) -> tuple[int, np.ndarray]:
@@ -539,11 +532,6 @@ def _merge(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
         rows = slice(top, top + _ROWS)
         out[rows] = ycbcr_to_rgb(y[rows], cb[rows], cr[rows])
     return out
-
-
-@functools.cache
-def _worker() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="espcn-bands")
 
 
 def _first(e: BaseException) -> str:

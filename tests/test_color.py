@@ -25,10 +25,10 @@ from espcn_edge.color import (  # noqa: E402
     modcrop,
     resize_bicubic,
     rgb_to_ycbcr,
-    upscale_rgb,
     y_to_float,
     ycbcr_to_rgb,
 )
+from espcn_edge.frames import merge, upscale_rgb  # noqa: E402
 
 
 def _set5() -> list[np.ndarray]:
@@ -111,16 +111,17 @@ def test_rgb_merge_is_the_jfif_inverse_in_fixed_point():
 def test_merge_from_small_chroma_is_the_bicubic_of_it_bit_for_bit(factor, size, cores, monkeypatch):
     """Chroma upscaled in bands beside the merge (one per core, cut at odd rows too) gives
     exactly the merge of `resize_bicubic`'s whole planes."""
-    import espcn_edge.color as color
+    import espcn_edge.frames as frames
 
-    monkeypatch.setattr(color.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(frames.os, "cpu_count", lambda: cores)
     rng = np.random.default_rng(factor)
     w, h = size
     y = rng.integers(0, 256, (h * factor, w * factor), dtype=np.uint8)
     cb, cr = (rng.integers(0, 256, (h, w), dtype=np.uint8) for _ in range(2))
     full = [resize_bicubic(c, (w * factor, h * factor)) for c in (cb, cr)]
+    assert np.array_equal(merge(y, cb, cr), ycbcr_to_rgb(y, *full))
     assert np.array_equal(ycbcr_to_rgb(y, cb, cr), ycbcr_to_rgb(y, *full))
-    odd = ycbcr_to_rgb(y[:-1], cb, cr)  # not a whole factor: one resize to Y's size first
+    odd = merge(y[:-1], cb, cr)  # not a whole factor: one resize to Y's size first
     assert np.array_equal(
         odd,
         ycbcr_to_rgb(y[:-1], *(resize_bicubic(c, (w * factor, h * factor - 1)) for c in (cb, cr))),

@@ -187,7 +187,7 @@ def test_demo_writes_a_side_by_side_image(tiny, tmp_path, capsys):
 
 
 def test_demo_figure_labels_each_half_and_magnifies_where_they_differ():
-    from device.frames import Frame, super_resolve
+    from espcn_edge.frames import Frame, super_resolve
 
     lr = np.full((24, 32), 128, np.uint8)
     lr[12:20, 20:28] = np.indices((8, 8)).sum(0) % 2 * 255  # detail in one corner only

@@ -8,12 +8,12 @@ import time
 import numpy as np
 import pytest
 
-from device.frames import Frame, super_resolve
 from device.pipeline import LatestSlot, Pipeline
 from device.sinks import Sink
 from device.sources import Source
 from device.stats import Stats
 from espcn_edge.color import resize_bicubic
+from espcn_edge.frames import Frame, super_resolve
 
 
 def bicubic_x2(y: np.ndarray) -> np.ndarray:
@@ -173,13 +173,13 @@ class RgbSink(Collect):
 
 
 def test_rgb_chroma_is_made_only_when_a_sink_needs_rgb(monkeypatch):
-    import device.frames
+    import espcn_edge.frames
 
     def no_rgb(*planes):
         raise AssertionError("RGB built on a path without an RGB sink")
 
     sink = Collect()
-    monkeypatch.setattr(device.frames, "ycbcr_to_rgb", no_rgb)
+    monkeypatch.setattr(espcn_edge.frames, "merge", no_rgb)
     Pipeline(CountingSource(limit=3), bicubic_x2, [sink], scale=2).run()
     assert sink.results and all(not r._chroma for r in sink.results)  # nothing resized
     assert sink.results[0].chroma()[0] is sink.results[0].frame.cb

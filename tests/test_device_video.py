@@ -19,13 +19,13 @@ from fakes import tiny_model
 from PIL import Image
 
 from device.cli import main as cli
-from device.frames import Frame, Result, super_resolve
 from device.pipeline import Pipeline
 from device.sinks import RecordSink, Sink
 from device.sinks.h264 import H264Writer
 from device.sources import DemoSource
 from device.stats import Stats
 from espcn_edge.color import rgb_to_ycbcr, ycbcr_to_rgb
+from espcn_edge.frames import Frame, Result, super_resolve
 
 av = pytest.importorskip("av")
 

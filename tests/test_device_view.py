@@ -17,11 +17,11 @@ import pytest
 from fakes import tiny_model
 from PIL import Image
 
-from device.frames import Frame
 from device.pipeline import Pipeline
 from device.sinks import ViewSink, parse_address
 from device.sources import DemoSource, Source
 from device.stats import Stats
+from espcn_edge.frames import Frame
 from espcn_edge.runtime import Upscaler
 
 LR = (160, 120)
@@ -276,9 +276,9 @@ def test_compare_page_keeps_1_to_1_pixels_labels_each_half_and_magnifies(noise_v
 @pytest.mark.parametrize("size", [(64, 48), (63, 47)])  # odd: chroma rounded up
 @pytest.mark.parametrize("encoder", ["pillow", "simplejpeg"])
 def test_jpeg_from_planes_keeps_the_colours(encoder, size, monkeypatch):
-    from device.frames import Frame, Result
     from device.sinks import jpeg
     from espcn_edge.color import rgb_to_ycbcr
+    from espcn_edge.frames import Frame, Result
 
     if encoder == "simplejpeg" and jpeg.simplejpeg is None:
         pytest.skip("simplejpeg is not installed (it comes with picamera2 on a Pi)")

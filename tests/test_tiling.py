@@ -8,7 +8,8 @@ import pytest
 from fakes import tiny_model
 
 from espcn_edge import SAMPLES_DIR, SPECS
-from espcn_edge.color import resize_bicubic, upscale_rgb
+from espcn_edge.color import resize_bicubic
+from espcn_edge.frames import upscale_rgb
 from espcn_edge.imageio import load_rgb
 from espcn_edge.runtime import (
     DEFAULT_TILE,

@@ -16,10 +16,10 @@ import threading
 from pathlib import Path
 
 from espcn_edge.color import ycbcr_to_rgb
+from espcn_edge.frames import Result
 from espcn_edge.imageio import save_rgb
 from espcn_edge.paths import refuse_inputs
 
-from ..frames import Result
 from ..stats import Stats
 from .h264 import CAPTURE_TIME_BASE, DEFAULT_CRF, H264Writer
 from .jpeg import view_planes

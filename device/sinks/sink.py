@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..frames import Result
+from espcn_edge.frames import Result
 
 
 class SinkError(ValueError):

@@ -29,7 +29,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-from ..frames import Result
+from espcn_edge.frames import Result
+
 from ..stats import Stats
 from . import page
 from .auth import REALM, Throttle

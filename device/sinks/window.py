@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from ..frames import Result
+from espcn_edge.frames import Result
+
 from .jpeg import view_planes
 from .sink import Sink, SinkError
 

@@ -13,9 +13,9 @@ import numpy as np
 
 from espcn_edge import SAMPLES_DIR
 from espcn_edge.color import resize_bicubic
+from espcn_edge.frames import Frame
 from espcn_edge.imageio import list_images, load_rgb
 
-from ..frames import Frame
 from .source import Source, SourceError
 
 DEFAULT_SIZE = (320, 240)

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 from espcn_edge.color import resize_bicubic
+from espcn_edge.frames import Frame
 from espcn_edge.imageio import ImageError, list_images, load_rgb
 
-from ..frames import Frame
 from .source import Source, SourceError
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from espcn_edge.color import resize_bicubic
+from espcn_edge.frames import Frame
 
-from ..frames import Frame
 from .source import Source, SourceError
 
 

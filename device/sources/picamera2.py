@@ -20,7 +20,8 @@ import time
 
 import numpy as np
 
-from ..frames import Frame
+from espcn_edge.frames import Frame
+
 from .source import Source, SourceError
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from ..frames import Frame
+from espcn_edge.frames import Frame
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from espcn_edge.color import resize_bicubic
+from espcn_edge.frames import Frame
 
-from ..frames import Frame
 from .source import Source, SourceError
 
 PYAV_HINT = "pip install av (picamera2 brings it on a Pi)"

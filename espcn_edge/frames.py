@@ -1,32 +1,91 @@
-"""What flows through the device pipeline: LR frames in, super-resolved frames out.
+"""The colour glue around the model, and the one thread pool for it: frames in, frames out.
 
 Frames carry full-range BT.601 planes (Y, Cb, Cr as uint8, the camera's YUV420 and JPEG's
-colour space). Chroma may be at the luma size or subsampled (YUV420). RGB sources are split with
-the core colour functions.
+colour space). Chroma may be at the luma size or subsampled (YUV420). RGB is split with the core
+colour functions (`espcn_edge.color`, which computes; this module schedules).
 
 The SR frame's chroma is made only at the size its consumers need: a 4:2:0 JPEG or H.264 frame
 carries Cb/Cr at half the SR size — at ×2 the LR size, which an RGB source's chroma already has —
-and only RGB consumers (a window, PNG files) need them at the full SR size. Either is bicubic from
-the LR chroma, started on a worker thread before the model runs (`color.chroma_beside`): Pillow's
-resize releases the GIL and fills the gaps the interpreter's threads leave (benchmarks/glue.py).
+and only RGB consumers (a window, PNG files, `upscale_rgb`) need them at the full SR size. Either
+is bicubic from the LR chroma, started on a worker thread before the model runs (`chroma_beside`):
+Pillow's resize releases the GIL and fills the gaps the interpreter's threads leave
+(benchmarks/glue.py).
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import time
-from collections.abc import Collection
-from concurrent.futures import Future
+from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
-from espcn_edge.color import (
-    chroma_beside,
-    resize_bicubic,
-    resize_chroma,
-    rgb_to_ycbcr,
-    ycbcr_to_rgb,
-)
+from .color import bicubic_band, merged, resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
+
+UpscaleY = Callable[[np.ndarray], np.ndarray]  # uint8 H×W Y → uint8 rH×rW Y
+
+
+@functools.cache
+def executor() -> ThreadPoolExecutor:
+    """The process's one pool for the glue (a job never waits on another job, so it cannot
+    deadlock): chroma beside the model, merge bands, the next band's colour work."""
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="espcn-glue")
+
+
+_MIN_BAND_ROWS = 64  # below this, a band's thread costs more than it saves
+
+
+def in_bands(work: Callable[[int, int], None], rows: int, step: int) -> None:
+    """`work(top, bottom)` over horizontal bands of `rows` (cut at multiples of `step`), one per
+    core: Pillow's resize and convert release the GIL, so the bands run in parallel."""
+    n = max(1, min(os.cpu_count() or 1, rows // _MIN_BAND_ROWS))
+    cuts = [0, *(round(rows * i / n / step) * step for i in range(1, n)), rows]
+    jobs = [executor().submit(work, a, b) for a, b in zip(cuts[1:-1], cuts[2:], strict=True)]
+    work(cuts[0], cuts[1])
+    for job in jobs:
+        job.result()
+
+
+def merge(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+    """`color.ycbcr_to_rgb`, bit for bit: where Y is a whole factor larger than the chroma, the
+    chroma is upscaled band by band beside the merge, one band per core."""
+    h, w = y.shape
+    chroma = [Image.fromarray(np.asarray(c, np.uint8)) for c in (cb, cr)]
+    factor = h // chroma[0].height
+    if factor == 1 or (chroma[0].width * factor, chroma[0].height * factor) != (w, h):
+        return ycbcr_to_rgb(y, cb, cr)
+    out = np.empty((h, w, 3), np.uint8)
+
+    def band(top: int, bottom: int) -> None:
+        planes = [bicubic_band(c, top // factor, bottom // factor, factor) for c in chroma]
+        out[top:bottom] = merged(Image.fromarray(y[top:bottom]), *planes)
+
+    in_bands(band, h, factor)
+    return out
+
+
+def resize_chroma(
+    cb: np.ndarray, cr: np.ndarray, size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """`resize_bicubic` of both chroma planes to `size`, Cr on another core while Cb is made."""
+    job = executor().submit(resize_bicubic, cr, size)
+    return resize_bicubic(cb, size), job.result()
+
+
+def chroma_beside(cb: np.ndarray, cr: np.ndarray, size: tuple[int, int]) -> Future:
+    """Both chroma planes at `size` (`resize_bicubic`), made on a worker thread from now on, so
+    that they are ready when the model's Y is: Pillow's resize releases the GIL, and beside the
+    interpreter's invoke it fills the gaps its threads leave (benchmarks/glue.py). The planes
+    themselves when they are that size already."""
+    if (cb.shape[1], cb.shape[0]) == size:
+        done: Future = Future()
+        done.set_result((cb, cr))
+        return done
+    return executor().submit(lambda: (resize_bicubic(cb, size), resize_bicubic(cr, size)))
 
 
 @dataclass
@@ -55,7 +114,7 @@ class Frame:
 
     def rgb(self) -> np.ndarray:
         """The frame as RGB uint8 at the luma size."""
-        return ycbcr_to_rgb(self.y, self.cb, self.cr)
+        return merge(self.y, self.cb, self.cr)
 
 
 Size = tuple[int, int]  # (width, height)
@@ -102,7 +161,7 @@ class Result:
         """RGB uint8 at the SR size (computed once, on demand)."""
         if self._rgb is None:  # the full-size chroma if made, else straight from the LR chroma
             cb, cr = self._chroma.get(self.size, (self.frame.cb, self.frame.cr))
-            self._rgb = ycbcr_to_rgb(self.y, cb, cr)
+            self._rgb = merge(self.y, cb, cr)
         return self._rgb
 
     def bicubic_planes(self, full: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,7 +177,7 @@ def _chroma_at(cb: np.ndarray, cr: np.ndarray, size: Size):
 
 
 def super_resolve(
-    frame: Frame, upscale_y, scale: int, full_chroma: Collection[bool] = (False,)
+    frame: Frame, upscale_y: UpscaleY, scale: int, full_chroma: Collection[bool] = (False,)
 ) -> Result:
     """Run one frame through `upscale_y` (the engine's Y → Y call, `scale`× larger), then make
     the chroma its consumers take: `full_chroma` has False for 4:2:0 consumers (JPEG, H.264),
@@ -141,3 +200,8 @@ def super_resolve(
         "chroma": (t2 - t1) * 1e3,
     }
     return result
+
+
+def upscale_rgb(rgb: np.ndarray, scale: int, upscale_y: UpscaleY) -> np.ndarray:
+    """Super-resolve an RGB uint8 image: Y by `upscale_y`, chroma bicubic beside it, merged."""
+    return super_resolve(Frame.from_rgb(rgb), upscale_y, scale, full_chroma=(True,)).rgb()
