@@ -29,7 +29,7 @@ from convert.keras_model import convert_int8_float_conv1, convert_model, load_ke
 from convert.tflite import ConvertOptions, int8_calibration, int8_rewrites
 from espcn_edge.atomic import write_text
 from espcn_edge.machine import cpu_info
-from espcn_edge.runtime import TIERS, default_model_path
+from espcn_edge.tiers import TIERS, default_model_path
 
 
 def main() -> int:

@@ -34,7 +34,7 @@ from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
 from espcn_edge.commandline import parse_size
 from espcn_edge.frames import half_size, resize_chroma, super_resolve
 from espcn_edge.machine import cpu_info, describe
-from espcn_edge.runtime import TIERS
+from espcn_edge.tiers import TIERS
 
 
 def invoke(up, rgb, cam):

@@ -25,7 +25,7 @@ from common import ROOT
 from convert.graph_edit import pack, unpack
 from espcn_edge.layout import space_to_depth
 from espcn_edge.machine import describe
-from espcn_edge.runtime import TIERS, default_model_path
+from espcn_edge.tiers import TIERS, default_model_path
 
 
 def _interpreter(content: bytes, threads: int, xnnpack: bool = True):

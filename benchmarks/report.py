@@ -28,7 +28,7 @@ from espcn_edge.atomic import atomic_path, write_text
 from espcn_edge.evaluate import evaluate_models, load_images, load_model
 from espcn_edge.imageio import save_rgb
 from espcn_edge.machine import describe, has_int8_dot_product
-from espcn_edge.runtime import DEFAULT_TIER, TIERS, default_model_path
+from espcn_edge.tiers import DEFAULT_TIER, TIERS, default_model_path
 
 DOCS = ROOT / "docs"
 RESULTS = ROOT / "benchmarks" / "results"

@@ -23,7 +23,7 @@ from convert.tflite import ConvertOptions
 from convert.tflite import run as convert
 from espcn_edge.atomic import write_bytes, write_text
 from espcn_edge.evaluate import evaluate_models, load_images, load_model
-from espcn_edge.runtime import TIERS, default_model_path
+from espcn_edge.tiers import TIERS, default_model_path
 
 
 def main() -> int:

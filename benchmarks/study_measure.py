@@ -37,7 +37,8 @@ from espcn_edge.color import luma, resize_bicubic
 from espcn_edge.evaluate import evaluate_models, load_images, load_model
 from espcn_edge.imageio import load_rgb
 from espcn_edge.machine import cpu_info
-from espcn_edge.runtime import TIERS, Upscaler, default_model_path
+from espcn_edge.runtime import Upscaler
+from espcn_edge.tiers import TIERS, default_model_path
 
 FRAME = (320, 240)
 EARLIER_DEFAULT = "earlier default"
@@ -46,7 +47,7 @@ EARLIER_DEFAULT = "earlier default"
 def time_models(paths: dict[str, Path], rounds: int = 10, invokes: int = 5) -> dict[str, float]:
     """Median ms per 320×240 invoke for each model, measured round-robin in one run."""
     y = luma(resize_bicubic(load_rgb(Path(str(SAMPLES_DIR)) / "astronaut.png"), FRAME))
-    engines = {name: Upscaler(path, num_threads=2) for name, path in paths.items()}
+    engines = {name: Upscaler(path, threads=2) for name, path in paths.items()}
     for engine in engines.values():
         engine.upscale_y(y)  # resize + warm up
     samples: dict[str, list[float]] = {name: [] for name in engines}

@@ -19,8 +19,10 @@ import numpy as np
 from common import BENCHMARK_SETS, ROOT
 
 from espcn_edge.evaluate import evaluate_models, load_images, y_model
+from espcn_edge.graph import VARIANTS
 from espcn_edge.machine import describe
-from espcn_edge.runtime import TIERS, VARIANTS, Upscaler, default_model_path
+from espcn_edge.runtime import Upscaler
+from espcn_edge.tiers import TIERS, default_model_path
 
 
 def invoke_ms(upscalers: dict, size: tuple[int, int], repeats: int) -> dict:

@@ -57,7 +57,7 @@ def run(model_path: Path, data: Path, size: tuple[int, int], runs: int, threads:
             path = Path(tmp) / f"{io_type}.tflite"
             content = convert_model(model, "int8", io_type, planes)
             path.write_bytes(int8_rewrites(content, ConvertOptions("int8", io_type))[0])
-            ups[io_type] = Upscaler(path, num_threads=threads)
+            ups[io_type] = Upscaler(path, threads=threads)
         outs = {name: up.upscale_y(frame) for name, up in ups.items()}
         results: dict = _time(ups, frame, runs)
     diff = np.abs(outs["uint8"].astype(int) - outs["int8"].astype(int))

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from espcn_edge.errors import UserError
 from espcn_edge.quiet import native_stderr_hidden
 
 from .calibration import representative_dataset
 
 
-class ConvertError(ValueError):
+class ConvertError(UserError, ValueError):
     """A model or option the converter cannot use; the message is one line for the user."""
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from espcn_edge.tflite_meta import _schema
 
+from .keras_model import ConvertError
+
 FLOAT_TYPES = {"FLOAT32", "FLOAT16", "FLOAT64", "BFLOAT16"}
 
 
@@ -83,5 +85,5 @@ def check_int8(model: bytes, float_conv1: bool = False) -> GraphSummary:
     problems = [p for i, found in g.problems.items() if i not in allowed for p in found]
     if problems:
         unique = list(dict.fromkeys(problems))
-        raise ValueError("int8 conversion is not all-integer: " + "; ".join(unique))
+        raise ConvertError("int8 conversion is not all-integer: " + "; ".join(unique))
     return g

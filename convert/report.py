@@ -29,7 +29,7 @@ def _flat_centre(up, value: int, size: int = 64) -> dict:
 def white_level(model_path: Path, model) -> dict:
     """Flat black and white through the TFLite model and the Keras float model: with the
     converter's white-level handling, full white must come back 255 where the float model does."""
-    tflite = Upscaler(model_path, num_threads=1).upscale_y
+    tflite = Upscaler(model_path, threads=1, variant="plain").upscale_y
     result = {
         name: {"black": _flat_centre(up, 0), "white": _flat_centre(up, 255)}
         for name, up in (("tflite", tflite), ("float", keras_upscale_y(model)))
@@ -46,7 +46,8 @@ def evaluate(model, tflite_paths: dict[str, Path], images: list[EvalImage], scal
     """Bicubic, the Keras float model and each TFLite file on `images`."""
     models = [bicubic_model(scale), keras_model(model, scale, "keras float")]
     models += [
-        y_model(name, scale, Upscaler(p, scale=scale).upscale_y) for name, p in tflite_paths.items()
+        y_model(name, scale, Upscaler(p, scale=scale, variant="plain").upscale_y)
+        for name, p in tflite_paths.items()
     ]
     return evaluate_models(models, images, scale)
 

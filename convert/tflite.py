@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         with interruptible():
             print(f"converting {args.model} to {options.precision}: {out}", flush=True)
             report = run(args.model, out, args.data, options, args.scale, args.eval_data)
-    except (ValueError, OSError) as e:  # ConvertError, DatasetError, ImageError, ModelError
+    except (UserError, OSError) as e:  # OSError: a file the system refused
         return commandline.fail(prog, e)
     except Interrupted as e:  # Ctrl-C, SIGTERM: the pair is written whole or not at all
         kept = f"the earlier {out} is kept" if existed else f"nothing written to {out}"

@@ -12,10 +12,11 @@ import dataclasses
 import json
 import time
 
-from espcn_edge.runtime import TIERS, Upscaler, default_model_path
+from espcn_edge.probe import probe_frame, time_ms
+from espcn_edge.runtime import Upscaler
+from espcn_edge.tiers import default_model_path, shipped
 
 from .engine import EngineOptions, open_upscaler
-from .probe import probe_frame, time_ms
 
 # A frame's time is the model's plus the camera path's own work (measured 1.04–1.09× invoke) and
 # the capture, JPEG/H.264 and HTTP threads sharing the cores: the model may take 1/HEADROOM of it.
@@ -55,17 +56,18 @@ def pick_tier(engine: EngineOptions, size: tuple[int, int], fps: float) -> Pick:
     too) or the probe's time is up; of those that fit keep a slower one only where it measures
     better (`better`), else the fastest with a warning."""
     budget = 1000.0 / fps / HEADROOM
-    psnr = {tier: measured_psnr(engine.shipped_scale, tier) for tier in TIERS}
+    tiers = shipped(engine.shipped_scale)
+    psnr = {tier: measured_psnr(engine.shipped_scale, tier) for tier in tiers}
     frame = probe_frame(size)
     start = time.perf_counter()
     timings: dict[str, float] = {}
     best: tuple[str, Upscaler] | None = None
-    for tier in TIERS:
+    for tier in tiers:
         left = PROBE_SECONDS - (time.perf_counter() - start)
         if best is not None and left <= 0:
             break
         upscaler = open_upscaler(dataclasses.replace(engine, tier=tier), size)
-        timings[tier] = time_ms(upscaler, frame, max(left, 0.0) / (len(TIERS) - len(timings)))
+        timings[tier] = time_ms(upscaler, frame, max(left, 0.0) / (len(tiers) - len(timings)))
         if timings[tier] > budget:
             best = best or (tier, upscaler)
             break
@@ -82,7 +84,7 @@ def pick_tier(engine: EngineOptions, size: tuple[int, int], fps: float) -> Pick:
             f"--size {smaller_size(size, timings[tier], budget)} or a lower --fps"
         )
     else:
-        following = TIERS[TIERS.index(tier) + 1 :]
+        following = tiers[tiers.index(tier) + 1 :]
         if not following:
             why = "the best tier fits"
         elif following[0] in timings and timings[following[0]] > budget:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import resource
@@ -30,14 +31,16 @@ from pathlib import Path
 
 import numpy as np
 
+from espcn_edge import layout_cache
 from espcn_edge.atomic import write_text
 from espcn_edge.color import resize_bicubic, rgb_to_ycbcr, ycbcr_to_rgb
 from espcn_edge.commandline import non_negative_int, parse_size, plural, positive_int
 from espcn_edge.evaluate import opencv_algorithm, opencv_superres
 from espcn_edge.frames import Frame, half_size, resize_chroma, super_resolve
 from espcn_edge.machine import cpu_info, describe
-from espcn_edge.runtime import TIERS
+from espcn_edge.rgb_model import RgbModel
 from espcn_edge.spec import parse_spec
+from espcn_edge.tiers import shipped
 
 from .engine import (
     DEFAULT_ENGINE,
@@ -83,6 +86,30 @@ def load_opencv(pb: Path, scale: int):
 def opencv_name(pb: Path) -> str:
     """ESPCN_x2.pb → opencv_espcn: the report's key for that model."""
     return "opencv_" + opencv_algorithm(pb)
+
+
+def load_rgb_model(path: Path, scale: int) -> RgbModel:
+    model = RgbModel(path)
+    if model.scale != scale:
+        raise CommandError(f"--vs-rgb {path}: an ×{model.scale} model; bench it with --scale "
+                           f"{model.scale}, not ×{scale}")  # fmt: skip
+    return model
+
+
+def peer_label(name: str) -> str:
+    """opencv_espcn → OpenCV ESPCN, rgb_ABPN_x3_int8 → ABPN_x3_int8: a table's label."""
+    if name.startswith("rgb_"):
+        return name.removeprefix("rgb_")
+    return "OpenCV dnn_superres " + name.removeprefix("opencv_").upper()
+
+
+def all_peers(rep: dict) -> list[str]:
+    return [*rep["opencv_models"], *rep.get("rgb_models", {})]
+
+
+def _bgr_upsample(sr, rgb: np.ndarray) -> np.ndarray:
+    """OpenCV's upsample, given RGB as a user holds it (the channel flip is the caller's)."""
+    return sr.upsample(rgb[..., ::-1])
 
 
 def _ours(upscaler, rgb: np.ndarray) -> dict[str, float]:
@@ -137,19 +164,24 @@ def run(
     warmup: int = 5,
     vs_opencv: Sequence[Path] = (),
     tiers: bool = False,
+    vs_rgb: Sequence[Path] = (),
 ) -> dict:
     """Measure; returns the report as a dict (all times in ms, medians over `frames`). With
     `tiers`, every shipped tier of the scale instead of the one model."""
     if tiers:
         upscalers = {
-            t: open_upscaler(dataclasses.replace(engine, model=None, tier=t), size) for t in TIERS
+            t: open_upscaler(dataclasses.replace(engine, model=None, tier=t), size)
+            for t in shipped(engine.shipped_scale)
         }
     else:
         upscalers = {"espcn_edge": open_upscaler(engine, size)}
     upscaler = next(iter(upscalers.values()))
     r = upscaler.scale
     peers = {opencv_name(pb): pb for pb in vs_opencv}
-    opencv = {name: load_opencv(pb, r) for name, pb in peers.items()}
+    rgb_peers = {f"rgb_{path.stem}": path for path in vs_rgb}
+    others = {name: functools.partial(_bgr_upsample, load_opencv(pb, r))
+              for name, pb in peers.items()}  # fmt: skip
+    others.update({name: load_rgb_model(path, r).upscale_rgb for name, path in rgb_peers.items()})
     clips = demo_frames(size, frames + warmup)
     out_size = (size[0] * r, size[1] * r)
     rows: dict[str, list[float]] = {}
@@ -164,8 +196,8 @@ def run(
             else:
                 sample.update({f"{name}.{k}": v for k, v in _ours(up, rgb).items()})
         sample["bicubic.frame"] = _timed(resize_bicubic, rgb, out_size)
-        for name, sr in opencv.items():
-            sample[f"{name}.frame"] = _timed(sr.upsample, rgb[..., ::-1])
+        for name, upsample in others.items():
+            sample[f"{name}.frame"] = _timed(upsample, rgb)
         if i >= warmup:
             for k, v in sample.items():
                 rows.setdefault(k, []).append(v)
@@ -181,6 +213,7 @@ def run(
         "jpeg_encoder": ENCODER,
         "median_ms": med,
         "opencv_models": {name: str(pb) for name, pb in peers.items()},
+        "rgb_models": {name: str(path) for name, path in rgb_peers.items()},
     }
     for name, up in upscalers.items():
         ours = med[f"{name}.frame"]
@@ -194,7 +227,7 @@ def run(
             "invoke": med[f"{name}.invoke"],
             "frame_to_invoke": round(ours / med[f"{name}.invoke"], 2),
             "camera_to_invoke": round(med[f"{name}.camera"] / med[f"{name}.invoke"], 2),
-            **{f"ratio_to_{o}": round(ours / med[f"{o}.frame"], 3) for o in opencv},
+            **{f"ratio_to_{o}": round(ours / med[f"{o}.frame"], 3) for o in others},
         }
         if tiers:
             report.setdefault("tiers", {})[name] = entry
@@ -215,9 +248,9 @@ def _header(rep: dict) -> list[str]:
 
 def _peers(rep: dict, ours: str) -> list[str]:
     med, lines = rep["median_ms"], []
-    for name in rep["opencv_models"]:
+    for name in all_peers(rep):
         ratio = rep[f"ratio_to_{name}"]
-        label = "OpenCV dnn_superres " + name.removeprefix("opencv_").upper()
+        label = peer_label(name)
         lines.append(
             f"{label}: {med[name + '.frame']:.2f} ms → {ours} takes {ratio}× its time "
             f"({1 / ratio:.2f}× as fast)"
@@ -227,10 +260,10 @@ def _peers(rep: dict, ours: str) -> list[str]:
 
 def format_tiers(rep: dict) -> str:
     """One row per tier, then bicubic and the OpenCV models: frame ms, fps, ratios."""
-    med, peers = rep["median_ms"], list(rep["opencv_models"])
+    med, peers = rep["median_ms"], all_peers(rep)
     head = f"{'tier':<14}{'MAC/LR px':>10}{'layout':>7}{'invoke ms':>10}{'frame ms':>10}{'fps':>8}"
     head += f"{'camera fps':>12}"
-    head += "".join(f"{'× ' + p.removeprefix('opencv_').upper():>11}" for p in peers)
+    head += "".join(f"{'× ' + peer_label(p).split()[-1]:>15}" for p in peers)
     lines = [
         *_header(rep),
         "invoke = the model on Y; RGB → RGB frame (median); camera path = YUV420 → SR → 4:2:0 JPEG",
@@ -241,9 +274,9 @@ def format_tiers(rep: dict) -> str:
         row = f"{tier:<14}{macs:>10}{e['variant']:>7}{e['invoke']:>10.2f}"
         row += f"{med[tier + '.frame']:>10.2f}{e['fps']:>8.1f}"
         row += f"{e['fps_camera_path']:>12.1f}"
-        lines.append(row + "".join(f"{e['ratio_to_' + p]:>11.3f}" for p in peers))
+        lines.append(row + "".join(f"{e['ratio_to_' + p]:>15.3f}" for p in peers))
     for name in ("bicubic", *peers):
-        label = name if name == "bicubic" else "OpenCV " + name.removeprefix("opencv_").upper()
+        label = name if name == "bicubic" else peer_label(name).replace(" dnn_superres", "")
         ms = med[name + ".frame"]
         lines.append(f"{label:<14}{'':>27}{ms:>10.2f}{1000 / ms:>8.1f}")
     lines.append(f"peak RSS (all tiers loaded): {rep['peak_rss_mb']} MB")
@@ -286,11 +319,26 @@ def build_parser() -> argparse.ArgumentParser:
         "same frames (repeat for several)",
     )
     p.add_argument(
+        "--vs-rgb",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH.tflite",
+        help="also time this RGB-in, RGB-out TFLite model as it is (e.g. ABPN_x3_int8.tflite, "
+        "with --scale 3) on the same frames",
+    )
+    p.add_argument(
         "--tiers",
         action="store_true",
         help="time every shipped tier of --scale (tiny, standard, quality) instead of one model",
     )
     p.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+    p.add_argument(
+        "--forget-layouts",
+        action="store_true",
+        help="first delete the remembered --variant auto choices (layout_cache), so each model's "
+        "layout is timed again",
+    )
     add_engine_args(p)
     return p
 
@@ -301,7 +349,16 @@ def main(argv: list[str] | None = None) -> int:
     engine = EngineOptions.from_args(args)
     if args.tiers and args.model:
         raise CommandError("--tiers times the shipped models: leave out --model")
-    report = run(args.size, engine, args.frames, args.warmup, args.vs_opencv, args.tiers)
+    if args.forget_layouts:
+        forgotten = layout_cache.forget()
+        print(
+            f"forgot the remembered layouts ({forgotten})"
+            if forgotten
+            else "no layouts were remembered"
+        )
+    report = run(
+        args.size, engine, args.frames, args.warmup, args.vs_opencv, args.tiers, args.vs_rgb
+    )
     print(format_report(report))
     if args.json:
         write_text(args.json, json.dumps(report, indent=2) + "\n")

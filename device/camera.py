@@ -12,7 +12,7 @@ from pathlib import Path
 
 from espcn_edge.commandline import parse_size, positive_float, positive_int
 from espcn_edge.interrupt import stop_on_signals
-from espcn_edge.runtime import DEFAULT_TIER
+from espcn_edge.tiers import DEFAULT_TIER
 
 from .autotier import pick_tier
 from .engine import (
@@ -56,6 +56,10 @@ def run(
     if address and guard is None:
         guard = make_guard(address[0])  # refuses a network address
     src = open_source(source, size, fps)
+    src.check()  # a missing file or folder: said before the model is loaded
+    window_sink = WindowSink(compare) if window else None
+    if window_sink:
+        window_sink.check()
     if engine.tier == "auto" and engine.model is None:
         if not fps:
             raise CommandError("--tier auto picks the tier that holds a frame rate: add --fps F")
@@ -79,8 +83,8 @@ def run(
     sinks: list[Sink] = []
     if address:
         sinks.append(ViewSink(address, stats, upscaler.scale, compare, guard))
-    if window:
-        sinks.append(WindowSink(compare))
+    if window_sink:
+        sinks.append(window_sink)
     if record:
         sinks.append(RecordSink(record, compare=compare, stats=stats, replace=overwrite))
     pipeline = Pipeline(

@@ -13,13 +13,9 @@ import sys
 
 from espcn_edge import __version__
 from espcn_edge.errors import UserError
-from espcn_edge.imageio import ImageError
 from espcn_edge.interrupt import Interrupted, interruptible
-from espcn_edge.runtime import ModelError
 
-from .engine import CommandError, fail
-from .sinks import SinkError
-from .sources import SourceError
+from .engine import fail
 
 COMMANDS = {
     "eval": ("espcn_edge.evaluate", "PSNR/SSIM of models on a benchmark set (Set5, Set14, …)"),
@@ -53,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with interruptible():
             return module.main(argv[1:])
-    except (UserError, CommandError, SourceError, SinkError, ImageError, ModelError, OSError) as e:
+    except (UserError, OSError) as e:  # OSError: a file or device the system refused
         return fail(argv[0], e)
     except Interrupted as e:  # Ctrl-C, SIGTERM: cleaned up on the way here
         fail(argv[0], e)

@@ -11,24 +11,18 @@ from pathlib import Path
 
 from espcn_edge import commandline
 from espcn_edge.commandline import DELEGATE_HELP, positive_int
-from espcn_edge.runtime import (
-    DEFAULT_TIER,
-    TIERS,
-    VARIANTS,
-    DelegateError,
-    ModelError,
-    Upscaler,
-    default_model_path,
-)
-
-from .probe import probe_frame, time_ms
+from espcn_edge.errors import UserError
+from espcn_edge.graph import VARIANTS
+from espcn_edge.runtime import Upscaler
+from espcn_edge.tflite_meta import MetadataError, read_metadata
+from espcn_edge.tiers import DEFAULT_TIER, TIERS, default_model_path
 
 log = logging.getLogger(__name__)
-PROBE_SIZE = (320, 240)  # where `--variant auto` times the layouts when the frame size is unknown
 
 
-class CommandError(RuntimeError):
-    """A user-facing problem: printed as one line, exit status 2 (1 for partial failures)."""
+class CommandError(UserError):
+    """A problem with a device command's request: one line, exit status 2 (1 for partial
+    failures)."""
 
 
 def command_parser(name: str, doc: str | None) -> argparse.ArgumentParser:
@@ -64,6 +58,19 @@ class EngineOptions:
     def model_path(self) -> Path:
         """The model these options run: --model, else the shipped one of the tier."""
         return self.model or default_model_path(self.shipped_scale, self.tier)
+
+    def declared_scale(self) -> int | None:
+        """The scale before any model is opened: --scale, a shipped model's, else the one in
+        --model's metadata (None when it says none or cannot be read: opening it will tell)."""
+        if self.model is None:
+            default_model_path(self.shipped_scale, self.tier)  # a tier not shipped here: now
+            return self.shipped_scale
+        if self.scale:
+            return self.scale
+        try:
+            return read_metadata(self.model).get("scale")
+        except (OSError, MetadataError):
+            return None
 
     @property
     def shipped_scale(self) -> int:
@@ -127,58 +134,18 @@ def add_engine_args(p: argparse.ArgumentParser, auto_tier: bool = False) -> None
 
 
 def open_upscaler(engine: EngineOptions, size: tuple[int, int] | None = None) -> Upscaler:
-    """Create the engine once; every problem becomes a one-line CommandError. `--variant auto`
-    times both layouts on a frame of `size` (default PROBE_SIZE) and keeps the faster."""
-    path = engine.model_path
-    if engine.model is None and not path.is_file():
-        raise CommandError(
-            f"no shipped {engine.tier} model for ×{engine.shipped_scale} ({path}); pass --model "
-            "PATH.tflite (make one with python -m convert.tflite --int8)"
-        )
-    if engine.variant != "auto":
-        return _open(engine, path, engine.variant)
-    plain = _open(engine, path, "plain")
-    if engine.delegate or plain.block > 1 or plain.fixed_size:  # the graph as converted: an
-        return plain  # accelerator's, a blocked file, a fixed shape (an Edge TPU model's)
-    try:
-        blocked = _open(engine, path, "s2d")
-    except CommandError as e:
-        log.debug("variant auto: plain (%s)", e)
-        return plain
-    w, h = size or PROBE_SIZE
-    frame = probe_frame((w, h))
-    ms = {"plain": [], "s2d": []}
-    try:
-        # interleaved, so a burst of other work slows both alike; each graph gives its frame
-        # buffers back after its turn, so only one holds them at a time
-        for _ in range(3):
-            for variant, upscaler in (("plain", plain), ("s2d", blocked)):
-                ms[variant].append(time_ms(upscaler, frame, 0.2))
-                upscaler.release_buffers()
-    except ModelError as e:  # a model that cannot run at the probe's size: as converted
-        log.debug("variant auto: plain (%s)", e)
-        return plain
-    fast, slow = sorted(ms, key=lambda v: min(ms[v]))
-    log.info(
-        "variant auto: %s — %.1f ms a %dx%d frame here against %.1f for %s (%s); "
-        "--variant %s forces the other",
-        fast, min(ms[fast]), w, h, min(ms[slow]), slow, path.name, slow,
-    )  # fmt: skip
-    return plain if fast == "plain" else blocked
-
-
-def _open(engine: EngineOptions, path: Path, variant: str) -> Upscaler:
-    try:
-        return Upscaler(
-            model_path=path,
-            scale=engine.scale,
-            num_threads=engine.threads,
-            delegate=engine.delegate,
-            delegate_required=engine.delegate_required,
-            variant=variant,
-        )
-    except (ModelError, DelegateError) as e:
-        raise CommandError(str(e)) from None
+    """The public engine, created once from the flags (a problem is a one-line UserError);
+    `--variant auto` picks the layout for frames of `size` (default PROBE_SIZE)."""
+    return Upscaler(
+        engine.model,
+        scale=engine.scale,
+        tier=engine.tier,
+        threads=engine.threads,
+        delegate=engine.delegate,
+        delegate_required=engine.delegate_required,
+        variant=engine.variant,
+        probe_size=size,
+    )
 
 
 def setup_logging(verbose: bool = False) -> None:

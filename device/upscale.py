@@ -29,10 +29,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from espcn_edge.errors import UserError
 from espcn_edge.frames import Frame, super_resolve
-from espcn_edge.imageio import IMAGE_SUFFIXES, ImageError, load_photo, save_photo
+from espcn_edge.imageio import IMAGE_SUFFIXES, load_photo, save_photo
 from espcn_edge.interrupt import Interrupted
-from espcn_edge.runtime import DEFAULT_TILE, ModelError
+from espcn_edge.paths import refuse_unwritable
+from espcn_edge.runtime import DEFAULT_TILE
 
 from .engine import (
     DEFAULT_ENGINE,
@@ -44,7 +46,6 @@ from .engine import (
     setup_logging,
 )
 from .progress import Progress
-from .sinks import SinkError
 from .sinks.h264 import CONTAINERS, DEFAULT_CRF, H264Writer
 from .sources import Clip, SourceError
 
@@ -154,6 +155,9 @@ def _checked(jobs: list[Job], overwrite: bool, skip_existing: bool) -> list[Job]
     for job in jobs:
         if job.error is None and (other := seen.setdefault(job.dst.resolve(), job)) is not job:
             raise CommandError(f"{job.dst}: both {other.src} and {job.src} would be written here")
+    for job in jobs:
+        if job.error is None:
+            _check_output(job)
     existing = [j for j in jobs if j.error is None and j.dst.exists()]
     if skip_existing:
         for job in existing:
@@ -165,6 +169,18 @@ def _checked(jobs: list[Job], overwrite: bool, skip_existing: bool) -> list[Job]
             "--skip-existing to keep"
         )
     return jobs
+
+
+def _check_output(job: Job) -> None:
+    """Before any work: an output of the input's kind whose folder exists or can be made."""
+    suffix = job.dst.suffix.lower()
+    if job.is_video and suffix not in WRITABLE_VIDEO:
+        raise CommandError(f"{job.dst}: the output of the video {job.src.name} is a video: "
+                           f"name it {', '.join(sorted(WRITABLE_VIDEO))}")  # fmt: skip
+    if not job.is_video and suffix not in IMAGE_SUFFIXES:
+        raise CommandError(f"{job.dst}: the output of the image {job.src.name} is an image: "
+                           f"name it {', '.join(sorted(IMAGE_SUFFIXES))}")  # fmt: skip
+    refuse_unwritable(str(job.dst), job.dst)
 
 
 def _image(job: Job, upscaler, quality: int = 95) -> tuple[str, bool]:
@@ -232,8 +248,10 @@ def run(
         raise CommandError(f"--tile {tile}: use 0 (whole images) or a tile side in pixels")
     if not 1 <= quality <= 100:
         raise CommandError(f"--quality {quality}: use 1 to 100")
-    upscaler = open_upscaler(engine)  # first: the outputs are named by the model's scale
-    jobs = plan(paths, output, upscaler.scale, overwrite, skip_existing)
+    scale = engine.declared_scale()  # the outputs are named by it; None: read by opening
+    upscaler = None if scale else open_upscaler(engine)
+    jobs = plan(paths, output, scale or upscaler.scale, overwrite, skip_existing)
+    upscaler = upscaler or open_upscaler(engine)  # after every input and output is checked
     if tile is not None:
         upscaler.tile = tile
     skipped = sum(job.skip for job in jobs)
@@ -258,7 +276,7 @@ def run(
                         print(f"{PREFIX}note: {DEEP_NOTE}", file=sys.stderr, flush=True)
                 written += 1
                 print(f"{job.src} → {job.dst} ({info})", flush=True)
-            except (CommandError, ImageError, ModelError, SourceError, SinkError, OSError) as e:
+            except (UserError, OSError) as e:
                 failed += 1
                 msg = str(e) if str(job.src) in str(e) else f"{job.src}: {e}"
                 print(f"{PREFIX}{msg}", file=sys.stderr, flush=True)

@@ -15,12 +15,14 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import UserError
+
 # The process umask, read once at import (os.umask can only be read by setting it).
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 
-class WriteError(OSError):
+class WriteError(UserError, OSError):
     """A file could not be written; one line naming the file and the reason (errno kept)."""
 
     def __init__(self, path: Path, error: OSError):

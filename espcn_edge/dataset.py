@@ -19,13 +19,14 @@ from typing import TypeVar
 import numpy as np
 
 from .color import downscale, luma, modcrop
+from .errors import UserError
 from .imageio import ImageError, list_images, load_rgb
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A dataset folder that cannot be used at all."""
 
 

@@ -9,7 +9,9 @@ work too: a DIV2K root (its validation split) or a plain folder of HR images (LR
 project's bicubic `downscale`).
 
 A model is a `.tflite` file (the device runtime, no TensorFlow), a `.keras` file, ``bicubic``,
-or ``opencv:PATH.pb`` (OpenCV contrib's dnn_superres, e.g. ../shared/peers/ESPCN_x2.pb).
+``opencv:PATH.pb`` (OpenCV contrib's dnn_superres, e.g.
+../shared/peers/opencv_dnn_superres/ESPCN_x2.pb) or ``rgb:PATH.tflite`` (an RGB-in, RGB-out
+model run as it is, e.g. ../shared/peers/abpn/ABPN_x3_int8.tflite).
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from . import __version__, commandline
 from .atomic import write_text
 from .color import float_to_y, resize_bicubic, y_to_float
 from .dataset import DatasetError, ImagePair, find_pairs, load_usable, read_pair
-from .errors import UserError
+from .errors import ModelError, UserError
 from .frames import upscale_rgb
 from .imageio import list_images, save_rgb
 from .metrics import psnr, ssim
 from .paths import refuse_inputs
-from .runtime import TIERS, default_model_path
+from .rgb_model import RgbModel
+from .tiers import TIERS, default_model_path
 
 
 @dataclass(frozen=True)
@@ -135,9 +138,9 @@ def _load_keras(path: Path, scale: int) -> EvalModel:
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types for unreadable files
-        raise ValueError(f"{path}: cannot load Keras model ({str(e).splitlines()[0]})") from None
+        raise ModelError(f"{path}: cannot load Keras model ({str(e).splitlines()[0]})") from None
     if model_scale(model) != scale:
-        raise ValueError(f"{path}: model is ×{model_scale(model)}, not ×{scale}")
+        raise ModelError(f"{path}: model is ×{model_scale(model)}, not ×{scale}")
     return keras_model(model, scale, path.name)
 
 
@@ -160,21 +163,21 @@ def opencv_superres(path: Path, scale: int):
 
         sr = cv2.dnn_superres.DnnSuperResImpl_create()
     except (ImportError, AttributeError):
-        raise ValueError("OpenCV models need opencv-contrib-python-headless") from None
+        raise ModelError("OpenCV models need opencv-contrib-python-headless") from None
     if int(cv2.__version__.split(".")[0]) >= 5:  # its DNN module dropped the TensorFlow importer
-        raise ValueError(
+        raise ModelError(
             f"{path}: OpenCV {cv2.__version__} cannot read TensorFlow .pb models; "
             "pip install 'opencv-contrib-python-headless<5'"
         )
     if not path.is_file():
-        raise ValueError(f"{path}: OpenCV model not found")
+        raise ModelError(f"{path}: OpenCV model not found")
     if opencv_scale(path) not in (None, scale):
-        raise ValueError(f"{path}: an ×{opencv_scale(path)} model, not ×{scale}; match --scale")
+        raise ModelError(f"{path}: an ×{opencv_scale(path)} model, not ×{scale}; match --scale")
     try:
         sr.readModel(str(path))
         sr.setModel(opencv_algorithm(path), scale)
     except cv2.error as e:
-        raise ValueError(f"{path}: OpenCV cannot load it ({e.msg.strip()})") from None
+        raise ModelError(f"{path}: OpenCV cannot load it ({e.msg.strip()})") from None
     return sr
 
 
@@ -188,22 +191,29 @@ def _load_opencv(path: Path, scale: int) -> EvalModel:
 def load_model(
     spec: str, scale: int, threads: int | None = None, delegate: str | None = None
 ) -> EvalModel:
-    """``bicubic``, ``opencv:PATH.pb``, ``PATH.keras`` or ``PATH.tflite`` (the last run with
-    `threads` interpreter threads, None: one per core, and `delegate`, as on the device)."""
+    """``bicubic``, ``opencv:PATH.pb``, ``rgb:PATH.tflite`` (an RGB-in, RGB-out model such as
+    ABPN, run as it is), ``PATH.keras`` or ``PATH.tflite`` (ours: Y in, Y out, run with `threads`
+    interpreter threads, None: one per core, and `delegate`, as on the device)."""
     if spec == "bicubic":
         return bicubic_model(scale)
     if spec.startswith("opencv:"):
         return _load_opencv(Path(spec[len("opencv:") :]), scale)
+    if spec.startswith("rgb:"):
+        model = RgbModel(spec[len("rgb:") :], threads)
+        if model.scale != scale:
+            raise ModelError(f"{model.path}: an RGB ×{model.scale} model, not ×{scale}")
+        return EvalModel(f"rgb:{model.path.name}", model.upscale_rgb)
     path = Path(spec)
     if path.suffix == ".keras":
         return _load_keras(path, scale)
     if path.suffix == ".tflite":
         from .runtime import Upscaler
 
-        upscaler = Upscaler(path, scale=scale, num_threads=threads, delegate=delegate)
+        upscaler = Upscaler(path, scale=scale, threads=threads, delegate=delegate, variant="plain")
         return y_model(path.name, scale, upscaler.upscale_y)
-    raise ValueError(
-        f"{spec}: unknown model (use a .keras or .tflite file, bicubic or opencv:PATH.pb)"
+    raise ModelError(
+        f"{spec}: unknown model (use a .keras or .tflite file, bicubic, opencv:PATH.pb or "
+        "rgb:PATH.tflite)"
     )
 
 
@@ -212,11 +222,16 @@ def own_scale(spec: str) -> int | None:
     metadata or graph; None for bicubic, .keras and what cannot be read (load_model says why)."""
     if spec.startswith("opencv:"):
         return opencv_scale(Path(spec[len("opencv:") :]))
+    if spec.startswith("rgb:"):
+        try:
+            return RgbModel(spec[len("rgb:") :]).scale
+        except ModelError:
+            return None
     if Path(spec).suffix == ".tflite":
-        from .runtime import ModelError, Upscaler
+        from .runtime import Upscaler
 
         try:
-            return Upscaler(spec).scale
+            return Upscaler(spec, variant="plain").scale
         except ModelError:
             return None
     return None
@@ -271,7 +286,7 @@ def evaluate_models(
             sr = model.upscale_rgb(im.lr)
             seconds += time.perf_counter() - start
             if sr.shape != im.hr.shape:
-                raise ValueError(
+                raise ModelError(
                     f"{model.name}: output {sr.shape} for {im.name}, expected {im.hr.shape}"
                 )
             if save_dir is not None:
@@ -338,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         "--model",
         action="append",
         default=[],
-        help=".tflite, .keras, bicubic or opencv:PATH.pb (repeat to compare)",
+        help=".tflite, .keras, bicubic, opencv:PATH.pb or rgb:PATH.tflite (an RGB model such as "
+        "ABPN, run as it is); repeat to compare",
     )
     parser.add_argument(
         "--tier",
@@ -374,12 +390,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scale = args.scale or next((s for s in map(own_scale, args.model) if s), 2)
         models = [str(default_model_path(scale, tier)) for tier in args.tier] + args.model
-        files = [m.split(":", 1)[1] if m.startswith("opencv:") else m for m in models]
+        files = [m.split(":", 1)[1] if m.startswith(("opencv:", "rgb:")) else m for m in models]
         for option, written in (("--json", args.json), ("--save", args.save)):
             if written:
                 refuse_inputs(option, written, [args.data, *files])
         run(models, args.data, scale, args.json, args.threads, args.delegate, args.save)
-    except (UserError, ValueError, OSError) as e:  # ModelError, DatasetError, ImageError too
+    except (UserError, OSError) as e:  # OSError: a file the system refused
         return commandline.fail(prog, e)
     return 0
 

@@ -18,12 +18,13 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
 from .atomic import atomic_path
+from .errors import UserError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 MAX_PIXELS = 8192 * 8192  # bigger than any photo a Pi handles; guards against decompression bombs
 
 
-class ImageError(ValueError):
+class ImageError(UserError, ValueError):
     """An image file that cannot be used; the message names the file and the reason."""
 
 

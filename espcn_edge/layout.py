@@ -22,6 +22,7 @@ import copy
 
 import numpy as np
 
+from .errors import UserError
 from .tflite_meta import METADATA_NAME, _schema, add_metadata, read_metadata
 
 BLOCK = 2  # pixels per block side
@@ -30,7 +31,7 @@ _MAX_KERNEL = 5  # largest kernel whose block form is still 3×3
 _ELEMENTWISE = {"TANH", "LOGISTIC", "RELU", "RELU6", "QUANTIZE", "DEQUANTIZE"}
 
 
-class LayoutError(ValueError):
+class LayoutError(UserError, ValueError):
     """A graph this rewrite does not apply to (not a chain of ESPCN convolutions)."""
 
 

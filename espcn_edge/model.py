@@ -7,7 +7,8 @@ import re
 
 import keras
 
-from .spec import DEFAULT_SPEC, ModelSpec
+from .spec import ModelSpec
+from .tiers import DEFAULT_SPEC
 
 
 def build_espcn(

@@ -8,6 +8,7 @@ input, lies inside an input folder or holds an input is refused in one line.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -37,3 +38,18 @@ def refuse_inputs(
                 f"{option} {output}: it is or overlaps the input {source}, which this command "
                 "never writes over; pick another output"
             )
+
+
+def refuse_unwritable(label: str, path: str | os.PathLike) -> None:
+    """Raise UserError (`label`: what to name) unless `path` can be written: the first of its
+    folders that exists is a folder where a file can be made (made and removed at once: root
+    passes every permission check, but not a read-only or virtual file system's)."""
+    folder = Path(path).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the first that exists: the rest are made
+    if not folder.is_dir():
+        raise UserError(f"{label}: cannot write there, {folder} is a file")
+    try:
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as e:
+        raise UserError(f"{label}: cannot write in {folder} ({e.strerror or e})") from None

@@ -1,43 +1,39 @@
-"""The one TFLite inference engine: Y plane in, Y plane `scale`× larger out.
+"""`Upscaler`: the public engine. A frame in, the same kind of frame `scale`× larger out.
 
-Created once per stream; used by the device commands, `espcn-edge eval` and the converter's
-report. No TensorFlow at import time: the interpreter comes from ``ai_edge_litert``, else
-``tflite_runtime``, else ``tensorflow.lite``.
+    from espcn_edge import Upscaler
+    up = Upscaler(scale=2)                       # the shipped standard ×2 model
+    big = up.upscale(frame)                      # H×W×3 RGB uint8 → 2H×2W×3
+    big = up.upscale(arr, format="XBGR8888")     # picamera2's default, in its memory order
 
-Quantized I/O is read from the tensor details. The fast path is the converter's default model
-(uint8 I/O, scale 1/255, zero point 0): camera Y bytes go in and come out with no arithmetic.
+It takes the frames users have (`upscale`: numpy RGB, OpenCV BGR, picamera2's formats and its
+padded YUV420, grey, Pillow images) and runs the model on Y (`espcn_edge.graph`), in tiles of
+bounded memory stitched bit for bit into the whole-image result (`espcn_edge.tiling`), with the
+colour glue around it (`espcn_edge.frames`). The graph's layout is chosen per machine and model
+(`variant="auto"`: both timed once, the answer kept in `espcn_edge.layout_cache`).
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
-import importlib
 import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from . import MODELS_DIR
-from .color import bicubic_rows, float_to_y, rgb_to_ycbcr, y_to_float, ycbcr_to_rgb
-from .frames import executor, upscale_rgb
-from .layout import LayoutError, block_of, space_to_depth
-from .quiet import native_stderr_hidden
-from .tflite_meta import MetadataError, read_metadata
-from .tiling import Span, axis_tiles, spec_radius
+from . import formats, layout_cache
+from .color import bicubic_rows, rgb_to_ycbcr, ycbcr_to_rgb
+from .errors import ModelError
+from .formats import FrameError
+from .frames import Frame, executor, super_resolve, upscale_rgb
+from .graph import VARIANTS, Graph
+from .probe import probe_frame, time_ms
+from .tiers import DEFAULT_TIER, default_model_path
+from .tiling import Span, axis_tiles
 
 log = logging.getLogger(__name__)
-
-_BACKENDS = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter", "tensorflow.lite")
-DELEGATE_LIBRARIES = {
-    "gpu": "libtensorflowlite_gpu_delegate.so",
-    "nnapi": "libnnapi_delegate.so",
-    "edgetpu": "libedgetpu.so.1",
-}
-_UNIT = 1.0 / 255.0  # the quantization scale at which one code is one Y level
-
 
 # When no tile is given, the largest tile side per graph layout. The interpreter's memory grows
 # with the pixels it holds — in the plain graph ~700 bytes per LR pixel, mostly XNNPACK's
@@ -47,323 +43,171 @@ _UNIT = 1.0 / 255.0  # the quantization scale at which one code is one Y level
 # 48.4 ms at 640×480 (325 -> 130 MB); the blocked graph 23.5 / 21.5 ms at 640×480 (232 -> 128
 # MB). For photos 384 was the fastest (benchmarks/tiles.py, docs/device.md).
 DEFAULT_TILE = {"plain": 256, "s2d": 384}
-# The largest output (pixels) whose RGB glue `Upscaler.upscale_rgb` does on the whole frame:
-# 1280×960, a 640×480 camera frame at ×2 (RGB out and full-size chroma: about 6 MB).
+# The largest output (pixels) whose RGB glue `upscale_rgb` does on the whole frame: 1280×960, a
+# 640×480 camera frame at ×2 (RGB out and full-size chroma: about 6 MB).
 WHOLE_GLUE_PIXELS = 1280 * 960
-
-# Ops that do not look at neighbouring pixels (DEPTH_TO_SPACE maps each pixel to its own block).
-_POINTWISE_OPS = {
-    "ADD", "CONCATENATION", "DELEGATE", "DEPTH_TO_SPACE", "DEQUANTIZE", "HARD_SWISH",
-    "LEAKY_RELU", "LOGISTIC", "MAXIMUM", "MINIMUM", "MUL", "PRELU", "QUANTIZE", "RELU",
-    "RELU6", "RELU_N1_TO_1", "RESHAPE", "SUB", "TANH",
-}  # fmt: skip
-
-
-class ModelError(ValueError):
-    """A model file that cannot be used (missing, corrupt, not an ESPCN, wrong scale)."""
-
-
-class DelegateError(RuntimeError):
-    """A requested delegate that could not be loaded, when it was required."""
-
-
-# How the graph is laid out in memory: "plain" (the file as converted) or "s2d" (the same
-# network on 2×2 pixel blocks, espcn_edge.layout, made from the file at load time).
-VARIANTS = ("plain", "s2d")
-
-
-# The shipped models, fastest first: each scale has one per tier (docs/benchmarks.md says which
-# network each is and what it measured); "standard" is the default.
-TIERS = ("tiny", "standard", "quality")
-DEFAULT_TIER = "standard"
-
-
-def default_model_path(scale: int, tier: str = DEFAULT_TIER) -> Path:
-    """The shipped int8 model: espcn_edge/models/espcn_x{scale}_{tier}_int8.tflite."""
-    if tier not in TIERS:
-        raise ModelError(f"unknown tier {tier!r}: one of {', '.join(TIERS)}")
-    return Path(str(MODELS_DIR)) / f"espcn_x{scale}_{tier}_int8.tflite"
-
-
-def _interpreter_module():
-    for name in _BACKENDS:
-        try:
-            return name.split(".")[0], importlib.import_module(name)
-        except ImportError:
-            continue
-    raise ModelError("no TFLite interpreter installed: pip install ai-edge-litert")
-
-
-def _is_unit(quant: tuple[float, int], zero_point: int) -> bool:
-    scale, zp = quant
-    return abs(scale - _UNIT) < 1e-7 and zp == zero_point
+PROBE_SIZE = (320, 240)  # where the automatic layout is timed when the frame size is unknown
 
 
 class Upscaler:
-    """Super-resolve Y planes with a `.tflite` ESPCN model (see module doc).
+    """Super-resolve frames with a `.tflite` ESPCN (see module doc).
 
-    `model_path` None means the shipped model for `scale` (×2 when neither is given); `scale`
-    given and different from the model's is a ModelError. `delegate` is 'gpu', 'nnapi',
-    'edgetpu' or a library path; if it cannot load, a warning and the CPU (or DelegateError
-    with `delegate_required`).
+    `model` None means the shipped `tier` model for `scale` (×2 when neither is given); `scale`
+    given and different from the model's is a ModelError. `threads` None: one per core.
+    `delegate` is 'gpu', 'nnapi', 'edgetpu' or a library path; if it cannot load, a warning
+    and the CPU (or DelegateError with `delegate_required`).
 
-    Images larger than `tile` × `tile` LR pixels (0: never; None: DEFAULT_TILE of the
-    variant) are run in overlapping tiles of at most that size,
-    stitched bit for bit into the whole-image result (see `espcn_edge.tiling`), so memory is
-    bounded whatever the image size. The overlap is the model's receptive-field `radius`,
-    read from its spec (metadata) or its graph.
+    `variant` "plain" runs the graph as converted, "s2d" the same network on 2×2 pixel blocks
+    (bit for bit the same output), "auto" the faster of the two here on frames of `probe_size`
+    (timed once per machine and model, then remembered; plain with a delegate, a blocked or a
+    fixed-size file).
 
-    `variant` "s2d" runs the model in the space-to-depth layout (see `espcn_edge.layout`):
-    the same output bit for bit, so planes with an odd side run in the file's own graph (made
-    when first needed). A file converted blocked pads such planes by edge copies instead and
-    crops the result.
+    Images larger than `tile` × `tile` LR pixels (0: never; None: DEFAULT_TILE of the layout)
+    are run in overlapping tiles, stitched bit for bit into the whole-image result, so memory
+    is bounded whatever the image size; the overlap is the model's receptive-field `radius`.
     """
 
     def __init__(
         self,
-        model_path: str | os.PathLike | None = None,
+        model: str | os.PathLike | None = None,
         scale: int | None = None,
-        num_threads: int | None = None,
+        tier: str = DEFAULT_TIER,
+        threads: int | None = None,
         delegate: str | None = None,
         delegate_required: bool = False,
+        variant: str = "auto",
         tile: int | None = None,
-        variant: str = "plain",
+        probe_size: tuple[int, int] | None = None,
     ):
-        if model_path is None:
-            model_path = default_model_path(scale or 2)
-        self.model_path = Path(model_path)
-        self.variant = variant
-        self.backend, module = _interpreter_module()
-        self.metadata = self._read_metadata()
-        graph = {"model_path": str(self.model_path)}
-        if variant == "s2d":
-            graph = {"model_content": self._blocked()}
-        elif variant != "plain":
-            raise ModelError(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
-        self.block = block_of(self.metadata)
-        delegates = self._load_delegates(module, delegate, delegate_required)
-        threads = num_threads or os.cpu_count() or 1
-        try:
-            self._interp = module.Interpreter(
-                **graph, num_threads=threads, experimental_delegates=delegates or None
+        path = Path(model) if model is not None else default_model_path(scale or 2, tier)
+        if model is None and not path.is_file():
+            raise ModelError(
+                f"no shipped {tier} model for ×{scale or 2} ({path}); pass a model "
+                "PATH.tflite (make one with python -m convert.tflite --int8)"
             )
-        except (ValueError, RuntimeError) as e:
-            if not delegates:
-                raise ModelError(
-                    f"{self.model_path}: not a usable TFLite model ({_first(e)})"
-                ) from None
-            if delegate_required:
-                raise DelegateError(
-                    f"delegate {delegate!r} rejected {self.model_path.name}: {_first(e)}"
-                ) from None
-            log.warning(
-                "delegate %r failed on %s (%s); using the CPU",
-                delegate,
-                self.model_path.name,
-                _first(e),
-            )
-            self._interp = module.Interpreter(**graph, num_threads=threads)
-        self._graph, self._odd_graph = self._interp, None
-        self._plain_graph = functools.partial(
-            module.Interpreter, model_path=str(self.model_path), num_threads=threads
-        )
-        self._check_signature()
-        self._shape: tuple[int, int] | None = None
-        # the first allocation logs "Created TensorFlow Lite XNNPACK delegate": shown with -v
-        with native_stderr_hidden(show=log.isEnabledFor(logging.DEBUG)):
-            self.scale = self._probe_scale()
-        if scale is not None and scale != self.scale:
-            raise ModelError(f"{self.model_path}: model is ×{self.scale}, not ×{scale}")
-        self.radius = self._receptive_radius()
+        if variant not in (*VARIANTS, "auto"):
+            raise ModelError(f"unknown variant {variant!r}: one of auto, {', '.join(VARIANTS)}")
         self.tile = tile
-
-    # -- loading ---------------------------------------------------------------------------------
-    def _read_metadata(self) -> dict:
-        try:
-            return read_metadata(self.model_path)
-        except FileNotFoundError:
-            raise ModelError(f"{self.model_path}: model file not found") from None
-        except IsADirectoryError:
-            raise ModelError(f"{self.model_path}: is a directory, not a .tflite model") from None
-        except OSError as e:
-            raise ModelError(f"{self.model_path}: cannot read ({e.strerror or e})") from None
-        except MetadataError as e:
-            raise ModelError(f"{self.model_path}: {e}") from None
-
-    def _blocked(self) -> bytes:
-        """The model in the space-to-depth layout; its metadata replaces the file's."""
-        try:
-            content = space_to_depth(self.model_path.read_bytes())
-        except (LayoutError, MetadataError) as e:
-            raise ModelError(f"{self.model_path}: no space-to-depth variant ({e})") from None
-        self.metadata = read_metadata(content)
-        return content
-
-    def _load_delegates(self, module, delegate: str | None, required: bool) -> list:
-        if not delegate:
-            return []
-        library = DELEGATE_LIBRARIES.get(delegate.lower(), delegate)
-        load = getattr(module, "load_delegate", None) or module.experimental.load_delegate
-        try:
-            # dlopen first: a missing library then fails here, not inside litert's Delegate,
-            # whose __del__ would print an "Exception ignored … AttributeError" traceback
-            ctypes.CDLL(library)
-            return [load(library)]
-        except (OSError, ValueError, RuntimeError, AttributeError) as e:
-            if required:
-                raise DelegateError(
-                    f"cannot load delegate {delegate!r} ({library}): {_first(e)}"
-                ) from None
-            log.warning(
-                "cannot load delegate %r (%s): %s; using the CPU", delegate, library, _first(e)
-            )
-            return []
-
-    def _check_signature(self) -> None:
-        inputs, outputs = self._interp.get_input_details(), self._interp.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelError(
-                f"{self.model_path}: not an ESPCN model (needs one input and one output)"
-            )
-        self._in, self._out = inputs[0], outputs[0]
-        shape = self._in.get("shape_signature", self._in["shape"])
-        if len(shape) != 4 or shape[-1] != 1:
-            raise ModelError(
-                f"{self.model_path}: not a single-channel ESPCN (input {[int(v) for v in shape]})"
-            )
-        self.fixed_size = None if min(shape[1:3]) < 0 else (int(shape[2]), int(shape[1]))
-
-    def _probe_scale(self) -> int:
-        h, w = (self.fixed_size[1], self.fixed_size[0]) if self.fixed_size else (8, 8)
-        self._resize(h, w)
-        out = self._out["shape"]
-        meta_scale = self.metadata.get("scale")
-        if len(out) != 4 or out[-1] != 1 or out[1] % h or out[1] // h != out[2] // w:
-            raise ModelError(
-                f"{self.model_path}: not an ESPCN model "
-                f"(output {[int(v) for v in out]} for {h}×{w})"
-            )
-        scale = int(out[1]) // h
-        if meta_scale is not None and meta_scale != scale:
-            raise ModelError(f"{self.model_path}: metadata says ×{meta_scale}, graph is ×{scale}")
-        return scale
-
-    def _receptive_radius(self) -> int | None:
-        """LR pixels each output pixel depends on, each side: from the spec in the metadata,
-        else from the graph's convolution kernels; None (no tiling) when neither says."""
-        spec = self.metadata.get("spec")
-        if isinstance(spec, dict) and (spec.get("string") or spec.get("name")):
-            try:
-                return spec_radius(spec.get("string") or spec["name"])
-            except ValueError:
-                pass
-        radius = graph_radius(self._interp)
-        if radius is None:
-            log.debug("%s: receptive field unknown; images are run whole", self.model_path.name)
-        return radius
-
-    # -- inference -------------------------------------------------------------------------------
-    def _resize(self, h: int, w: int) -> None:
-        b, graph = self.block, self._graph
-        if (h % b or w % b) and self.variant == "s2d":  # the plain graph: the same output
-            self._odd_graph = self._odd_graph or self._plain_graph()
-            graph = self._odd_graph
+        self._threads = threads or os.cpu_count() or 1
+        opened = functools.partial(Graph, path, scale, self._threads, delegate, delegate_required)
+        if variant == "auto":
+            self.graph = self._faster(opened, probe_size or PROBE_SIZE, bool(delegate))
         else:
-            h, w = -(-h // b) * b, -(-w // b) * b  # sides a blocked layout can run
-        if self._shape == (h, w) and self._interp is graph:
-            return
-        self._interp = graph
-        self._in = self._interp.get_input_details()[0]
-        self._interp.resize_tensor_input(self._in["index"], [1, h, w, 1], strict=False)
-        self._interp.allocate_tensors()
-        self._in = self._interp.get_input_details()[0]
-        self._out = self._interp.get_output_details()[0]
-        self._shape = (h, w)
-        self._prepare_io()
+            self.graph = opened(variant=variant)
+
+    # what the graph says of the model
+    model_path = property(lambda self: self.graph.model_path)
+    scale = property(lambda self: self.graph.scale)
+    metadata = property(lambda self: self.graph.metadata)
+    backend = property(lambda self: self.graph.backend)
+    variant = property(lambda self: self.graph.variant)
+    radius = property(lambda self: self.graph.radius)
+    fixed_size = property(lambda self: self.graph.fixed_size)
+
+    def _faster(self, opened, size: tuple[int, int], delegate: bool) -> Graph:
+        """The faster layout here: remembered, else both timed, interleaved (a burst of other
+        work slows both alike), each giving its frame buffers back after its turn."""
+        plain = opened(variant="plain")
+        if delegate or plain.block > 1 or plain.fixed_size:  # the graph as converted: an
+            return plain  # accelerator's, a blocked file, a fixed shape (an Edge TPU model's)
+        entry = layout_cache.key(plain.model_path, plain.backend, self._threads, size)
+        if (known := layout_cache.lookup(entry)) == "plain":
+            log.debug("variant auto: plain (remembered in %s)", layout_cache.folder())
+            return plain
+        if known == "s2d":
+            try:
+                blocked = opened(variant="s2d")
+            except ModelError as e:  # the rewrite's schema gone since: the graph as converted
+                log.debug("variant auto: plain (%s)", e)
+                return plain
+            log.debug("variant auto: s2d (remembered in %s)", layout_cache.folder())
+            return blocked
+        try:
+            graphs = {"plain": plain, "s2d": opened(variant="s2d")}
+        except ModelError as e:
+            log.debug("variant auto: plain (%s)", e)
+            return plain
+        frame, ms = probe_frame(size), {v: [] for v in graphs}
+        try:
+            for _ in range(3):
+                for variant, graph in graphs.items():
+                    self.graph = graph
+                    ms[variant].append(time_ms(self, frame, 0.2))
+                    graph.release_buffers()
+        except ModelError as e:  # a model that cannot run at the probe's size: as converted
+            log.debug("variant auto: plain (%s)", e)
+            return plain
+        best = {v: min(times) for v, times in ms.items()}
+        fast, slow = sorted(best, key=best.get)
+        layout_cache.store(entry, fast, best)
+        log.info(
+            "variant auto: %s — %.1f ms a %dx%d frame here against %.1f for %s (%s; "
+            "remembered); --variant %s forces the other",
+            fast, best[fast], *size, best[slow], slow, plain.model_path.name, slow,
+        )  # fmt: skip
+        return graphs[fast]
 
     def release_buffers(self) -> None:
-        """Give back the frame-sized buffers until the next frame (the interpreter's tensors and
-        XNNPACK's per-pixel indirection buffers: about 48 MB for standard at 320×240), so that
-        two graphs timed side by side (`--variant auto`) never hold them both."""
-        self._resize(self.block * 4, self.block * 4)
+        self.graph.release_buffers()
 
-    def _prepare_io(self) -> None:
-        dtype, quant = self._in["dtype"], self._in["quantization"]
-        self._in_direct = dtype == np.uint8 and _is_unit(quant, 0)
-        self._in_flip = dtype == np.int8 and _is_unit(quant, -128)
-        self._lut = self._output_lut()
-        self._out_direct = self._lut is not None and bool(
-            self._out["dtype"] == np.uint8 and (self._lut == np.arange(256)).all()
-        )
+    # -- frames ----------------------------------------------------------------------------------
+    def upscale(self, frame, format: str | None = None, width: int | None = None):
+        """A frame `scale`× larger, of the same kind: a numpy array in the same format (RGB
+        unless `format` says otherwise, see `espcn_edge.formats`: "BGR" for OpenCV, picamera2's
+        "RGB888", "BGR888", "XBGR8888", "XRGB8888" and "YUV420" as `capture_array` returns
+        them; H×W grey; H×W×4 without a format is RGBA, alpha upscaled with bicubic), or a
+        Pillow image in its mode. "YUV420": `width` is the stream's width when its rows are
+        padded (picamera2's `stream_configuration("lores")["size"][0]`; default: the stride);
+        the result's rows are not padded."""
+        if isinstance(frame, Image.Image):
+            return self._upscale_pil(frame)
+        frame = np.asarray(frame)
+        if frame.ndim == 3 and frame.shape[2] == 4 and format is None:
+            return self.upscale_image(frame)
+        fmt = formats.resolve(format, frame)
+        if fmt == "GREY":
+            return self.upscale_y(frame)
+        if fmt == "YUV420":
+            return self._upscale_yuv420(frame, width)
+        rgb = self.upscale_rgb(formats.to_rgb(frame, fmt))
+        return rgb if fmt == "RGB" else formats.from_rgb(rgb, fmt)
 
-    def _output_lut(self) -> np.ndarray | None:
-        """Y for each of the 256 output codes (indexed by the code's byte), or None for float.
+    def _upscale_yuv420(self, frame: np.ndarray, width: int | None) -> np.ndarray:
+        height, stride = frame.shape[0] * 2 // 3, frame.shape[1]
+        y, u, v = formats.yuv420_planes(frame, width or stride, height, stride)
+        result = super_resolve(Frame(y, u, v), self.upscale_y, self.scale)
+        return formats.yuv420_array(*result.planes())
 
-        White level: a sigmoid output is quantized at 1/256, so its top code means 255/256 and
-        would become Y 254. When the top code falls short of 1.0 by less than two Y levels it
-        is read as full white (255); every other code keeps its exact value.
-        """
-        dtype, (scale, zp) = self._out["dtype"], self._out["quantization"]
-        if dtype not in (np.uint8, np.int8):
-            return None
-        codes = np.arange(256, dtype=np.uint8).view(dtype).astype(np.float32)
-        lut = float_to_y((codes - zp) * scale)
-        top = np.iinfo(dtype).max
-        if 1.0 - 2.0 / 255.0 < (top - zp) * scale < 1.0:
-            lut[codes == top] = 255
-        return lut
+    def _upscale_pil(self, image: Image.Image) -> Image.Image:
+        if image.mode not in ("RGB", "L", "RGBA", "LA"):
+            raise FrameError(f"a Pillow image in mode {image.mode}: convert it to RGB first")
+        return Image.fromarray(self.upscale_image(np.asarray(image)), image.mode)
 
-    def _encode(self, y: np.ndarray) -> np.ndarray:
-        dtype = self._in["dtype"]
-        if self._in_direct:
-            return y
-        if self._in_flip:
-            return (y ^ np.uint8(0x80)).view(np.int8)
-        x = y_to_float(y)
-        if dtype == np.float32:
-            return x
-        scale, zp = self._in["quantization"]
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(x / scale + zp), info.min, info.max).astype(dtype)
+    def upscale_rgb(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 H×W×3 RGB → uint8 RGB `scale`× larger (Y by the model, chroma bicubic).
 
-    def _decode(self, q: np.ndarray) -> np.ndarray:
-        if self._out_direct:
-            return q
-        if self._lut is not None:
-            return self._lut[q.view(np.uint8)]
-        return float_to_y(q)
+        Up to a camera frame's output (WHOLE_GLUE_PIXELS) the colour work is done on the whole
+        frame, its chroma beside the model and Y still in tiles; larger images go band by band
+        (`bands`), which bounds memory at the cost of a pass per band (at 320×240 ×2 in the
+        plain graph's two tiles, about 1 ms: benchmarks/glue.py)."""
+        rgb = np.asarray(rgb)
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise FrameError(
+                f"upscale_rgb takes uint8 H×W×3 RGB, not {rgb.dtype} "
+                f"{'×'.join(map(str, rgb.shape))}: use upscale(frame, format=…) for others"
+            )
+        h, w = rgb.shape[:2]
+        if h * w * self.scale**2 <= WHOLE_GLUE_PIXELS:
+            return upscale_rgb(rgb, self.scale, self.upscale_y)
+        return self.upscale_image(rgb)
 
-    def _invoke(self, y: np.ndarray) -> np.ndarray:
-        """One interpreter run on a plane of the allocated shape (before padding to blocks)."""
-        h, w = y.shape
-        ph, pw = self._shape
-        if (ph, pw) != (h, w):  # odd sides of a blocked layout: edge copies, cropped again
-            y = np.pad(y, ((0, ph - h), (0, pw - w)), mode="edge")
-        self._interp.set_tensor(self._in["index"], self._encode(y).reshape(1, ph, pw, 1))
-        self._interp.invoke()
-        out = self._interp.get_tensor(self._out["index"])
-        out = out.reshape(out.shape[1], out.shape[2])
-        if (ph, pw) != (h, w):
-            out = np.ascontiguousarray(out[: self.scale * h, : self.scale * w])
-        return self._decode(out)
-
-    def _allocate(self, h: int, w: int, image: tuple[int, int]) -> None:
-        try:
-            self._resize(h, w)
-        except (RuntimeError, ValueError) as e:  # e.g. a fixed-size (Edge TPU) model
-            self._shape = None
-            fixed = f"fixed {self.fixed_size[0]}×{self.fixed_size[1]} " if self.fixed_size else ""
-            what = f"{w}×{h}" if (h, w) == image else f"{w}×{h} tiles of {image[1]}×{image[0]}"
-            raise ModelError(
-                f"{self.model_path}: {fixed}model cannot run on {what} ({_first(e)})"
-            ) from None
-
+    # -- tiles -----------------------------------------------------------------------------------
     def tiles(self, h: int, w: int) -> tuple[tuple[int, int], list[Span], list[Span]]:
         """How an H×W plane is cut: ((tile h, tile w), row spans, column spans) (see tiling).
         One span each way (the whole image) when it fits, or when the radius is unknown."""
         tile = self.tile
         if tile is None:
-            tile = DEFAULT_TILE[self.variant]
+            tile = DEFAULT_TILE[self.graph.variant]
         if self.radius is None or tile <= 0:
             tile = 0
         else:
@@ -382,15 +226,15 @@ class Upscaler:
         h, w = y.shape
         s = self.scale
         (th, tw), row_spans, col_spans = self.tiles(h, w)
-        self._allocate(th, tw, (h, w))
+        self.graph.allocate(th, tw, (h, w))
         if len(row_spans) == len(col_spans) == 1:
-            yield 0, self._invoke(y)  # the whole image: no copy
+            yield 0, self.graph.run(y)  # the whole image: no copy
             return
         for r in row_spans:
             band = np.empty((s * (r.keep_to - r.keep_from), s * w), np.uint8)
             top = s * (r.keep_from - r.start)
             for c in col_spans:
-                out = self._invoke(y[r.start : r.start + th, c.start : c.start + tw])
+                out = self.graph.run(y[r.start : r.start + th, c.start : c.start + tw])
                 left = s * (c.keep_from - c.start)
                 band[:, s * c.keep_from : s * c.keep_to] = out[
                     top : top + band.shape[0], left : left + s * (c.keep_to - c.keep_from)
@@ -422,7 +266,7 @@ class Upscaler:
         image = np.asarray(image)
         channels = image.shape[2] if image.ndim == 3 else 1
         if image.dtype != np.uint8 or image.ndim not in (2, 3) or channels > 4:
-            raise ValueError(f"needs a uint8 H×W or H×W×C image, got {image.dtype} {image.shape}")
+            raise FrameError(f"needs a uint8 H×W or H×W×C image, got {image.dtype} {image.shape}")
         if channels == 1:
             yield from self.y_bands(image)
             return
@@ -463,18 +307,6 @@ class Upscaler:
             out[row : row + band.shape[0]] = band
         return out
 
-    def upscale_rgb(self, rgb: np.ndarray) -> np.ndarray:
-        """uint8 H×W×3 RGB → uint8 RGB `scale`× larger (Y by the model, chroma bicubic).
-
-        Up to a camera frame's output (WHOLE_GLUE_PIXELS) the colour work is done on the whole
-        frame, its chroma beside the model and Y still in tiles; larger images go band by band
-        (`bands`), which bounds memory at the cost of a pass per band (at 320×240 ×2 in the
-        plain graph's two tiles, about 1 ms: benchmarks/glue.py)."""
-        h, w = np.shape(rgb)[:2]
-        if h * w * self.scale**2 <= WHOLE_GLUE_PIXELS:
-            return upscale_rgb(rgb, self.scale, self.upscale_y)
-        return self.upscale_image(rgb)
-
     def __repr__(self) -> str:
         return (
             f"Upscaler({str(self.model_path)!r}, scale={self.scale}, variant={self.variant!r}, "
@@ -482,33 +314,12 @@ class Upscaler:
         )
 
 
-def graph_radius(interpreter) -> int | None:
-    """Receptive-field radius of a chain of stride-1 convolutions and pointwise ops, from the
-    kernel shapes in the graph; None for any other op or an interpreter that cannot list ops."""
-    try:
-        ops = interpreter._get_ops_details()
-        shapes = {t["index"]: tuple(t["shape"]) for t in interpreter.get_tensor_details()}
-    except (AttributeError, RuntimeError, ValueError):
-        return None
-    radius = 0
-    for op in ops:
-        name = op["op_name"]
-        if name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-            kernel = shapes.get(int(op["inputs"][1]), ())
-            if len(kernel) != 4:
-                return None
-            radius += (max(int(kernel[1]), int(kernel[2])) - 1) // 2
-        elif name not in _POINTWISE_OPS:
-            return None
-    return radius
-
-
 def _plane(y: np.ndarray) -> np.ndarray:
     y = np.asarray(y)
     if y.ndim == 3 and y.shape[-1] == 1:
         y = y[..., 0]
     if y.ndim != 2 or y.dtype != np.uint8:
-        raise ValueError(f"upscale_y needs a uint8 H×W plane, got {y.dtype} {y.shape}")
+        raise FrameError(f"upscale_y needs a uint8 H×W plane, got {y.dtype} {y.shape}")
     return y
 
 
@@ -532,8 +343,3 @@ def _merge(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
         rows = slice(top, top + _ROWS)
         out[rows] = ycbcr_to_rgb(y[rows], cb[rows], cr[rows])
     return out
-
-
-def _first(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[0] if lines else type(e).__name__

@@ -11,10 +11,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .errors import UserError
+
 # int8 models quantize each pre-tanh tensor over at most ±PRE_TANH_RANGE: tanh(2) = 0.964, so
 # the clamp changes little while the 256 levels land where tanh is not flat. Quantization-aware
 # training simulates it and the converter writes it into the .tflite (docs/convert.md).
 PRE_TANH_RANGE = 2.0
+
+
+class SpecError(UserError, ValueError):
+    """A spec string or name that is not a seven-layer ESPCN."""
 
 
 @dataclass(frozen=True)
@@ -26,9 +32,9 @@ class ModelSpec:
 
     def __post_init__(self):
         if len(self.kernels) != 7 or len(self.widths) != 6:
-            raise ValueError(f"spec {self.name!r}: needs 7 kernel sizes and 6 widths")
+            raise SpecError(f"spec {self.name!r}: needs 7 kernel sizes and 6 widths")
         if any(k < 1 or k % 2 == 0 for k in self.kernels) or any(n < 1 for n in self.widths):
-            raise ValueError(f"spec {self.name!r}: kernels must be odd and ≥ 1, widths ≥ 1")
+            raise SpecError(f"spec {self.name!r}: kernels must be odd and ≥ 1, widths ≥ 1")
 
     def _layers(self, scale: int) -> list[tuple[int, int, int]]:
         """(kernel, in_channels, out_channels) per conv layer."""
@@ -64,7 +70,7 @@ def parse_spec(text: str, name: str | None = None) -> ModelSpec:
     m = re.fullmatch(r"((?:\d+:\d+,){6})(\d+)(\+skip)?", text.replace(" ", ""))
     if not m:
         known = ", ".join(SPECS)
-        raise ValueError(f"unknown spec {text!r}: use one of {known} or 'f1:n1,…,f6:n6,f7[+skip]'")
+        raise SpecError(f"unknown spec {text!r}: use one of {known} or 'f1:n1,…,f6:n6,f7[+skip]'")
     pairs = [tuple(int(v) for v in p.split(":")) for p in m.group(1).rstrip(",").split(",")]
     kernels = tuple(k for k, _ in pairs) + (int(m.group(2)),)
     widths = tuple(n for _, n in pairs)
@@ -91,5 +97,3 @@ for _name, _text in {
     "k5-28": "5:28,3:28,3:28,3:28,3:28,3:28,3+skip",
 }.items():
     SPECS[_name] = parse_spec(_text, name=_name)
-
-DEFAULT_SPEC = SPECS["seed-skip"]

@@ -21,6 +21,8 @@ import os
 import struct
 from pathlib import Path
 
+from .errors import UserError
+
 METADATA_NAME = "espcn_edge"
 FORMAT_VERSION = 1
 
@@ -30,7 +32,7 @@ _METADATA_NAME, _METADATA_BUFFER = 0, 1
 _BUFFER_DATA, _BUFFER_OFFSET, _BUFFER_SIZE = 0, 1, 2
 
 
-class MetadataError(ValueError):
+class MetadataError(UserError, ValueError):
     """A file that is not a readable TFLite flatbuffer."""
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import struct
+import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,8 @@ import pytest
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# the automatic layout's answers go to a folder of this run (children inherit it), not ~/.cache
+os.environ["ESPCN_EDGE_CACHE"] = tempfile.mkdtemp(prefix="espcn-edge-cache-")
 
 from espcn_edge.color import downscale  # noqa: E402
 

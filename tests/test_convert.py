@@ -177,7 +177,7 @@ def test_residual_requantized_exactly(tmp_path):
     from convert.ranges import exact_residual
     from convert.tflite import ConvertOptions, int8_rewrites
     from espcn_edge.evaluate import evaluate_models, load_images, load_model
-    from espcn_edge.runtime import default_model_path
+    from espcn_edge.tiers import default_model_path
 
     keras_path = default_model_path(2, "standard").with_name("espcn_x2_standard.keras")
     model = keras.models.load_model(keras_path, compile=False)

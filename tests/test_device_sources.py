@@ -17,8 +17,9 @@ from device.sources import (
     VideoSource,
     open_source,
 )
-from device.sources.picamera2 import limited_to_full, yuv420_planes
+from device.sources.picamera2 import limited_to_full
 from espcn_edge.color import rgb_to_ycbcr
+from espcn_edge.formats import FrameError, yuv420_planes
 
 FAKES = Path(__file__).parent / "fakes"
 
@@ -97,7 +98,7 @@ def test_yuv420_planes_respects_the_stride():
     y, u, v = yuv420_planes(buf.reshape(h * 3 // 2, stride), w, h, stride)
     assert np.array_equal(y, np.arange(w * h).reshape(h, w))
     assert u.shape == v.shape == (2, 3) and (u == 100).all() and (v == 200).all()
-    with pytest.raises(SourceError, match="too small"):
+    with pytest.raises(FrameError, match="too small"):
         yuv420_planes(buf[:-1], w, h, stride)
 
 

@@ -240,7 +240,7 @@ def test_record_with_an_unsupported_suffix_is_one_line_and_writes_nothing(tiny, 
     assert cli([*argv, "--model", str(tiny)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("espcn-edge camera: --record "), err
-    assert "x.gif: cannot write .gif video; use .mp4" in err[0]
+    assert "x.gif: cannot record .gif files: name a video (.mp4, .mov, .mkv)" in err[0]
     assert list(tmp_path.iterdir()) == []
 
 

@@ -36,7 +36,7 @@ def start_view(model, compare: bool, source=None, guard=None):
     """A running source (default: demo) → tiny model → ViewSink pipeline on a free port, open
     or behind `guard`; yields (host, port, pipeline)."""
     stats = Stats()
-    upscaler = Upscaler(model, scale=2, num_threads=1)
+    upscaler = Upscaler(model, scale=2, threads=1)
     stats.info = {"backend": upscaler.backend}
     view = ViewSink(("127.0.0.1", 0), stats, scale=2, compare=compare, guard=guard)
     source = source or DemoSource(LR, fps=20)

@@ -90,7 +90,7 @@ def test_cli_threads_delegate_save_and_what_the_json_records(tmp_path, capsys):
     saved at the HR size; the JSON says where LR came from, the shave and the versions."""
     from PIL import Image
 
-    from espcn_edge.runtime import default_model_path
+    from espcn_edge.tiers import default_model_path
 
     out, saved = tmp_path / "eval.json", tmp_path / "sr"
     args = ["--model", str(default_model_path(2)), "--model", "bicubic", "--data", str(SET5)]

@@ -126,7 +126,7 @@ def test_fixed_shape_model_runs_on_other_sizes_or_says_why(
     odd_models, photo, tmp_path, monkeypatch, capsys
 ):
     from device.cli import main
-    from espcn_edge.runtime import Upscaler
+    from espcn_edge.graph import Graph
 
     fixed = odd_models / "fixed.tflite"
     # this fixed 16×12 model can be resized by the interpreter: other sizes work
@@ -136,14 +136,14 @@ def test_fixed_shape_model_runs_on_other_sizes_or_says_why(
     # one that cannot (e.g. Edge TPU-compiled) is a one-line error per file; fitting files work
     fits = tmp_path / "fits.png"
     Image.new("RGB", (16, 12), (90, 60, 30)).save(fits)
-    real = Upscaler._resize
+    real = Graph._resize
 
     def only_native(self, h, w):
         if (w, h) != self.fixed_size:
             raise RuntimeError("tensor resize not supported\nmore detail")
         return real(self, h, w)
 
-    monkeypatch.setattr(Upscaler, "_resize", only_native)
+    monkeypatch.setattr(Graph, "_resize", only_native)
     outdir = tmp_path / "out"
     assert main(["upscale", str(photo), str(fits), str(outdir), "--model", str(fixed)]) == 1
     err = [e for e in capsys.readouterr().err.splitlines() if e.startswith(PREFIX)]

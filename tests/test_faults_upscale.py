@@ -197,19 +197,20 @@ def test_unreadable_input_is_one_line(tiny, two_photos, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
 
 
-def test_output_folder_that_cannot_be_created_is_one_line_per_file(
+def test_output_folder_that_cannot_be_created_is_one_line_before_any_work(
     tiny, two_photos, tmp_path, capsys
 ):
     # Tests run as root, which ignores directory permissions: an output "folder" whose parent
-    # is a regular file is unwritable for everyone.
+    # is a regular file is unwritable for everyone. Known before anything is upscaled, so one
+    # line and exit 2 for the whole request (1 is for batches where some files were written).
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder")
     out = blocker / "out"
-    assert _cli(["upscale", str(two_photos), str(out), "--model", str(tiny)]) == 1
+    assert _cli(["upscale", str(two_photos), str(out), "--model", str(tiny)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
     errors = [e for e in err.splitlines() if e.startswith(PREFIX)]
-    assert len(errors) == 2 and all("a.png" in e or "b.jpg" in e for e in errors), errors
+    assert len(errors) == 1 and "blocker is a file" in errors[0], errors
     assert blocker.read_text() == "a file, not a folder"
 
 

@@ -12,9 +12,11 @@ from test_convert import make_models
 
 from espcn_edge import SAMPLES_DIR
 from espcn_edge.color import luma
+from espcn_edge.errors import ModelError
 from espcn_edge.imageio import load_rgb
 from espcn_edge.layout import LayoutError, block_kernel, space_to_depth
-from espcn_edge.runtime import ModelError, Upscaler, default_model_path
+from espcn_edge.runtime import Upscaler
+from espcn_edge.tiers import default_model_path
 
 
 @pytest.fixture(scope="module")
@@ -23,28 +25,33 @@ def photo_y() -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("scale", "tier"), [(2, "tiny"), (2, "standard"), (2, "quality"), (3, "standard"), (4, "tiny")]
+    ("scale", "tier"), [(2, "tiny"), (2, "standard"), (3, "standard"), (4, "tiny")]
 )
 def test_shipped_models_bit_for_bit(photo_y, scale, tier):
     """The plain graph's output exactly: int8 sums are exact and a float first layer stays on
     the pixel grid; a plane with an odd side runs in the plain graph, and even ones again in
     the blocked one after it."""
     path = default_model_path(scale, tier)
-    plain, blocked = Upscaler(path, num_threads=1), Upscaler(path, num_threads=1, variant="s2d")
-    assert blocked.block == 2 and plain.block == 1 and blocked.radius == plain.radius
+    plain, blocked = (
+        Upscaler(path, threads=1, variant="plain"),
+        Upscaler(path, threads=1, variant="s2d"),
+    )
+    assert blocked.graph.block == 2 and plain.graph.block == 1 and blocked.radius == plain.radius
     odd = np.ascontiguousarray(photo_y[:63, :89])
     for y in (photo_y, odd, photo_y[:40, :50]):
         out = blocked.upscale_y(np.ascontiguousarray(y))
         assert np.array_equal(out, plain.upscale_y(np.ascontiguousarray(y)))
-        assert (blocked._interp is blocked._graph) == (y.shape[0] % 2 == y.shape[1] % 2 == 0)
+        assert (blocked.graph._interp is blocked.graph._graph) == (
+            y.shape[0] % 2 == y.shape[1] % 2 == 0
+        )
 
 
 def test_one_xnnpack_partition():
     """Every op of the blocked graph is taken by XNNPACK (a tensor left at its plain channel
     count once made XNNPACK refuse the convolutions, which then ran 2× slower)."""
-    blocked = Upscaler(default_model_path(2, "tiny"), num_threads=1, variant="s2d")
+    blocked = Upscaler(default_model_path(2, "tiny"), threads=1, variant="s2d")
     blocked.upscale_y(np.zeros((16, 16), np.uint8))
-    ops = [op["op_name"] for op in blocked._interp._get_ops_details()]
+    ops = [op["op_name"] for op in blocked.graph._interp._get_ops_details()]
     assert ops.count("SPACE_TO_DEPTH") == 1 and ops.count("DEPTH_TO_SPACE") == 2
     assert ops.count("DELEGATE") == 1
 
@@ -54,8 +61,8 @@ def test_float_graphs(tmp_path_factory, photo_y, precision):
     """Float graphs are blocked from their first layer (its 5×5 kernel too): the sums run in
     another order, so the result is the plain graph's within one Y level."""
     path = make_models(tmp_path_factory.getbasetemp())[precision]
-    plain = Upscaler(path, num_threads=1).upscale_y(photo_y).astype(int)
-    blocked = Upscaler(path, num_threads=1, variant="s2d").upscale_y(photo_y).astype(int)
+    plain = Upscaler(path, threads=1, variant="plain").upscale_y(photo_y).astype(int)
+    blocked = Upscaler(path, threads=1, variant="s2d").upscale_y(photo_y).astype(int)
     assert np.abs(blocked - plain).max() <= 1 and (blocked != plain).mean() < 0.01
 
 
@@ -98,7 +105,10 @@ def test_refusals(tmp_path):
     with pytest.raises(ModelError, match="unknown variant"):
         Upscaler(default_model_path(2, "tiny"), variant="wide")
     # a file converted blocked has no plain graph: an odd plane is padded by edge copies
-    up, plain = Upscaler(blocked, num_threads=1), Upscaler(default_model_path(2, "tiny"))
+    up, plain = (
+        Upscaler(blocked, threads=1),
+        Upscaler(default_model_path(2, "tiny"), variant="plain"),
+    )
     odd = np.ascontiguousarray(load_rgb(SAMPLES_DIR / "chelsea.png")[:63, :89, 1])
     padded = np.pad(odd, ((0, 1), (0, 1)), mode="edge")
     out = up.upscale_y(odd)
@@ -106,35 +116,44 @@ def test_refusals(tmp_path):
     assert np.array_equal(out, plain.upscale_y(padded)[:126, :178])
 
 
-def test_upscale_variants_write_the_same_photo(tmp_path, caplog):
-    """`--variant plain|s2d|auto` through the real command: the same file, and auto says in
-    one line which layout it timed faster on this machine."""
+def test_upscale_variants_write_the_same_photo(tmp_path, caplog, monkeypatch):
+    """`--variant plain|s2d|auto` through the real command: the same file; auto says in one
+    line which layout it timed faster on this machine, and the next run remembers it (no
+    timing, no line) until the cache is forgotten."""
     from PIL import Image
 
     from device.cli import main as cli
+    from espcn_edge import layout_cache
 
+    monkeypatch.setenv("ESPCN_EDGE_CACHE", str(tmp_path / "cache"))
     photo = tmp_path / "cat.png"
     Image.fromarray(load_rgb(SAMPLES_DIR / "chelsea.png")[:64, :90]).save(photo)
     caplog.set_level(logging.INFO)
-    outs = {}
-    for variant in ("plain", "s2d", "auto"):
+    outs, said = {}, {}
+    for variant in ("plain", "s2d", "auto", "auto again"):
         caplog.clear()
         outs[variant] = tmp_path / f"{variant}.png"
-        assert cli(["upscale", str(photo), str(outs[variant]), "--variant", variant]) == 0
-        said = [r.getMessage() for r in caplog.records if "variant auto" in r.getMessage()]
-        assert len(said) == (variant == "auto")
+        argv = [str(photo), str(outs[variant]), "--variant", variant.split()[0]]
+        assert cli(["upscale", *argv]) == 0
+        said[variant] = [r.getMessage() for r in caplog.records if "variant auto" in r.getMessage()]
+    assert said["plain"] == said["s2d"] == said["auto again"] == []
+    (line,) = said["auto"]
     assert re.fullmatch(
         r"variant auto: (plain|s2d) — [\d.]+ ms a 320x240 frame here against [\d.]+ for "
-        r"(plain|s2d) \(espcn_x2_standard_int8\.tflite\); --variant \2 forces the other",
-        said[0],
+        r"(plain|s2d) \(espcn_x2_standard_int8\.tflite; remembered\); --variant \2 forces the "
+        r"other",
+        line,
     )
+    assert layout_cache.forget() == tmp_path / "cache" / "layouts.json"
+    assert layout_cache.forget() is None
     pixels = [np.asarray(Image.open(p)) for p in outs.values()]
     assert all(np.array_equal(pixels[0], p) for p in pixels[1:])
 
 
 RELEASE = """
 import numpy as np
-from espcn_edge.runtime import Upscaler, default_model_path
+from espcn_edge.runtime import Upscaler
+from espcn_edge.tiers import default_model_path
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * 4096 / 1e6
 up = Upscaler(default_model_path(2, "standard"), variant="{variant}")
@@ -186,8 +205,8 @@ def test_converter_writes_the_blocked_graph(tmp_path_factory, tmp_path, photo_y)
     assert (
         "SPACE_TO_DEPTH" in check_int8(out.read_bytes()).ops and report["options"]["space_to_depth"]
     )
-    blocked, plain = Upscaler(out, num_threads=1), Upscaler(models["int8"], num_threads=1)
-    assert blocked.metadata["layout"] == {"space_to_depth": 2} and blocked.block == 2
+    blocked, plain = Upscaler(out, threads=1), Upscaler(models["int8"], threads=1, variant="plain")
+    assert blocked.metadata["layout"] == {"space_to_depth": 2} and blocked.graph.block == 2
     assert np.array_equal(blocked.upscale_y(photo_y), plain.upscale_y(photo_y))
 
 
@@ -197,7 +216,10 @@ def test_shared_constants_are_copied_before_blocking(photo_y):
     from fakes import tiny_model
 
     path = tiny_model.COMMITTED
-    plain, blocked = Upscaler(path, num_threads=1), Upscaler(path, num_threads=1, variant="s2d")
+    plain, blocked = (
+        Upscaler(path, threads=1, variant="plain"),
+        Upscaler(path, threads=1, variant="s2d"),
+    )
     assert np.array_equal(blocked.upscale_y(photo_y), plain.upscale_y(photo_y))
 
 
@@ -205,12 +227,13 @@ def test_without_the_schema_auto_runs_plain(monkeypatch):
     """tflite-runtime ships no TFLite schema to rewrite with: --variant auto runs the plain
     graph, --variant s2d is one line."""
     import espcn_edge.layout
-    from device.engine import CommandError, EngineOptions, open_upscaler
+    from device.engine import EngineOptions, open_upscaler
+    from espcn_edge.errors import ModelError
 
     def no_schema():
         raise ImportError("no schema_py_generated")
 
     monkeypatch.setattr(espcn_edge.layout, "_schema", no_schema)
     assert open_upscaler(EngineOptions(tier="tiny")).variant == "plain"
-    with pytest.raises(CommandError, match="needs ai-edge-litert's TFLite schema"):
+    with pytest.raises(ModelError, match="needs ai-edge-litert's TFLite schema"):
         open_upscaler(EngineOptions(tier="tiny", variant="s2d"))

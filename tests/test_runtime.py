@@ -10,7 +10,9 @@ import pytest
 from test_convert import make_models
 
 from espcn_edge.color import float_to_y, y_to_float
-from espcn_edge.runtime import DelegateError, ModelError, Upscaler, default_model_path
+from espcn_edge.errors import DelegateError, ModelError
+from espcn_edge.runtime import Upscaler
+from espcn_edge.tiers import default_model_path
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +38,10 @@ def frame() -> np.ndarray:
 
 
 def test_int8_engine(models, frame):
-    up = Upscaler(models["int8"], scale=2, num_threads=1)
+    up = Upscaler(models["int8"], scale=2, threads=1)
     assert up.scale == 2 and up.backend == "ai_edge_litert" and up.fixed_size is None
     assert up.metadata["precision"] == "int8" and up.model_path == models["int8"]
-    assert up._in_direct and up._out_direct  # uint8 1/255 I/O: bytes in, bytes out
+    assert up.graph._in_direct and up.graph._out_direct  # uint8 1/255 I/O: bytes in, bytes out
     out = up.upscale_y(frame)
     assert out.dtype == np.uint8 and out.shape == (180, 240)
     rgb = up.upscale_rgb(np.dstack([frame] * 3))
@@ -47,10 +49,10 @@ def test_int8_engine(models, frame):
 
 
 def test_resizes_only_when_the_shape_changes(models, frame, monkeypatch):
-    up = Upscaler(models["int8"], num_threads=1)
+    up = Upscaler(models["int8"], threads=1)
     calls = []
-    real = up._interp.allocate_tensors
-    monkeypatch.setattr(up._interp, "allocate_tensors", lambda: calls.append(1) or real())
+    real = up.graph._interp.allocate_tensors
+    monkeypatch.setattr(up.graph._interp, "allocate_tensors", lambda: calls.append(1) or real())
     for y in (frame, frame, frame[:50, :60], frame[:50, :60], frame):
         assert up.upscale_y(y).shape == (2 * y.shape[0], 2 * y.shape[1])
     assert len(calls) == 3
@@ -60,14 +62,14 @@ def test_resizes_only_when_the_shape_changes(models, frame, monkeypatch):
 def test_outputs_agree_with_keras(models, keras_y, frame, precision, min_psnr):
     from espcn_edge.metrics import psnr
 
-    out = Upscaler(models[precision], num_threads=1).upscale_y(frame)
+    out = Upscaler(models[precision], threads=1).upscale_y(frame)
     assert psnr(out, keras_y(frame)) > min_psnr
 
 
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
 def test_tiles_are_bit_identical_for_every_precision(models, frame, precision):
     """Float models too (fp16/fp32 carry no metadata: the overlap comes from the graph)."""
-    up = Upscaler(models[precision], num_threads=2, tile=0)
+    up = Upscaler(models[precision], threads=2, tile=0)
     whole = up.upscale_y(frame)
     up.tile = 2 * up.radius + 9
     assert len(up.tiles(*frame.shape)[1]) > 1 and up.radius >= 7
@@ -88,8 +90,8 @@ def test_white_level_of_a_sigmoid_output(tmp_path):
     planes = calibration_planes([np.full((32, 32), 128, np.uint8)], patches=4, frames=1)
     path = tmp_path / "sigmoid.tflite"
     path.write_bytes(convert_model(model, "int8", "uint8", planes))
-    up = Upscaler(path, num_threads=1)
-    assert up._out["quantization"] == (pytest.approx(1 / 256), 0)
+    up = Upscaler(path, threads=1)
+    assert up.graph._out["quantization"] == (pytest.approx(1 / 256), 0)
     assert (up.upscale_y(np.full((20, 20), 255, np.uint8)) == 255).all()
 
 

@@ -9,7 +9,8 @@ from conftest import SHARED, _require
 
 from convert.ops import check_int8
 from espcn_edge.evaluate import evaluate_models, load_images, load_model
-from espcn_edge.runtime import TIERS, Upscaler, default_model_path
+from espcn_edge.runtime import Upscaler
+from espcn_edge.tiers import TABLE, default_model_path, shipped
 
 PEERS = SHARED / "peers" / "opencv_dnn_superres"
 SCALES = (2, 3, 4)
@@ -22,8 +23,7 @@ MAX_INT8_DROP = {"tiny": 0.5, "standard": 0.3, "quality": 0.3}
 FLOAT_CONV1_TIERS = {"standard", "quality"}
 
 
-@pytest.mark.parametrize("tier", TIERS)
-@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("scale, tier", [(s, t.name) for t in TABLE for s in t.scales])
 def test_shipped_model_describes_itself(scale, tier):
     up = Upscaler(default_model_path(scale, tier))
     assert up.metadata["scale"] == scale and up.metadata["precision"] == "int8"
@@ -42,19 +42,20 @@ def test_every_tier_beats_opencv_espcn_and_fsrcnn(scale, set_name):
     pytest.importorskip("cv2")
     images = load_images(_require(SHARED / "data" / "benchmark" / set_name), scale)
     peers = [f"opencv:{_require(PEERS) / f'{m}_x{scale}.pb'}" for m in ("ESPCN", "FSRCNN")]
-    models = [load_model(str(default_model_path(scale, t)), scale) for t in TIERS]
+    tiers = shipped(scale)
+    models = [load_model(str(default_model_path(scale, t)), scale) for t in tiers]
     models += [load_model(m, scale) for m in peers]
     *ours, espcn, fsrcnn = (
         m["mean_psnr"] for m in evaluate_models(models, images, scale)["models"].values()
     )
-    assert min(ours) > max(espcn, fsrcnn), (dict(zip(TIERS, ours, strict=True)), espcn, fsrcnn)
+    assert min(ours) > max(espcn, fsrcnn), (dict(zip(tiers, ours, strict=True)), espcn, fsrcnn)
 
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_shipped_int8_stays_close_to_its_float_model(scale):
     pytest.importorskip("tensorflow")
     images = load_images(_require(SHARED / "data" / "benchmark" / "Set5"), scale)
-    for tier in TIERS:
+    for tier in shipped(scale):
         int8 = default_model_path(scale, tier)
         keras_path = int8.with_name(f"espcn_x{scale}_{tier}.keras")
         models = [load_model(str(int8), scale), load_model(str(keras_path), scale)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from espcn_edge.spec import DEFAULT_SPEC, SPECS, ModelSpec, parse_spec
+from espcn_edge.spec import SPECS, ModelSpec, parse_spec
+from espcn_edge.tiers import DEFAULT_SPEC
 
 CUSTOM = "5:8,3:12,1:4,3:4,5:6,3:10,1+skip"
 

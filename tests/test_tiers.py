@@ -13,7 +13,9 @@ from PIL import Image
 
 from device.cli import main as cli
 from espcn_edge import SAMPLES_DIR, parse_spec
-from espcn_edge.runtime import TIERS, ModelError, Upscaler, default_model_path
+from espcn_edge.errors import ModelError
+from espcn_edge.runtime import Upscaler
+from espcn_edge.tiers import TABLE, default_model_path, shipped
 
 ROOT = Path(__file__).parents[1]
 PEERS = ROOT.parent / "shared" / "peers" / "opencv_dnn_superres"
@@ -24,8 +26,8 @@ MAC_LIMITS = {"tiny": 6_000, "standard": 14_000, "quality": 50_000}  # per LR pi
 @pytest.mark.parametrize("scale", (2, 3, 4))
 def test_tiers_ship_smallest_first_within_their_mac_budgets(scale):
     macs = []
-    for tier in TIERS:
-        up = Upscaler(default_model_path(scale, tier), num_threads=1)
+    for tier in shipped(scale):
+        up = Upscaler(default_model_path(scale, tier), threads=1)
         assert up.scale == scale and up.metadata["precision"] == "int8"
         spec = parse_spec(up.metadata["spec"]["string"])
         assert spec.macs_per_lr_pixel(2) <= MAC_LIMITS[tier], (tier, spec.to_string())
@@ -33,7 +35,35 @@ def test_tiers_ship_smallest_first_within_their_mac_budgets(scale):
         card = json.loads(up.model_path.with_name(f"espcn_x{scale}_{tier}.card.json").read_text())
         assert card["tier"] == tier and card["macs_per_lr_pixel"] == macs[-1]
         assert set(card["int8_psnr"]) == {"Set5", "Set14"}  # the measured quality it states
-    assert macs == sorted(macs) and len(set(macs)) == 3
+    assert macs == sorted(macs) and len(set(macs)) == len(shipped(scale)) >= 2
+
+
+def test_every_tier_ships_exactly_where_the_table_says():
+    """The table is the one truth of what ships: each of its tiers' four files (model, report,
+    float model, card) at each of its scales, no file of a tier at another scale, and the card
+    names the table's network."""
+    models = {p.name for p in Path(str(default_model_path(2, "standard").parent)).iterdir()}
+    expected = set()
+    for tier in TABLE:
+        for scale in tier.scales:
+            files = [tier.file(scale, kind) for kind in ("int8.tflite", "int8.json", "keras",
+                                                          "card.json")]  # fmt: skip
+            expected |= {f.name for f in files}
+            card = json.loads(tier.file(scale, "card.json").read_text())
+            assert card["spec_string"] == tier.spec.to_string(), (tier.name, scale)
+    assert models == expected
+
+
+def test_a_tier_that_does_not_ship_says_why_in_one_line(capsys):
+    """quality's earlier network measured below standard at every scale: withdrawn, and
+    `--tier quality` says so and what ships instead (issue: a worse model is never "quality")."""
+    assert "quality" not in shipped(2)
+    with pytest.raises(ModelError, match="--tier quality does not ship at ×2: .*--tier tiny or "
+                       "--tier standard"):  # fmt: skip
+        default_model_path(2, "quality")
+    assert cli(["upscale", "x.png", "--tier", "quality"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not ship at ×2" in err[0], err
 
 
 def test_an_unknown_tier_is_a_model_error():
@@ -46,11 +76,11 @@ def test_tier_picks_the_model_of_upscale_and_eval(tmp_path, capsys):
     with Image.open(Path(str(SAMPLES_DIR)) / "chelsea.png") as im:
         im.convert("RGB").crop((0, 0, 40, 30)).save(photo)
     outputs = {}
-    for tier in ("tiny", "quality"):
+    for tier in ("tiny", "standard"):
         out = tmp_path / f"{tier}.png"
         assert cli(["upscale", str(photo), str(out), "--scale", "3", "--tier", tier]) == 0
         outputs[tier] = Image.open(out).tobytes()
-    assert outputs["tiny"] != outputs["quality"]  # two different networks ran
+    assert outputs["tiny"] != outputs["standard"]  # two different networks ran
     report = tmp_path / "eval.json"
     argv = ["eval", "--tier", "tiny", "--tier", "standard", "--model", "bicubic"]
     assert cli([*argv, "--data", str(SET5), "--json", str(report)]) == 0
@@ -74,15 +104,13 @@ def test_camera_tier_auto_keeps_the_best_tier_that_holds_the_frame_rate(caplog):
     from device.autotier import better, measured_psnr
 
     slow = _camera_auto("5", caplog)  # 154 ms for a 64×48 frame: every tier fits
-    psnr = {t: measured_psnr(2, t) for t in TIERS}  # the shipped cards'
+    tiers = shipped(2)
+    psnr = {t: measured_psnr(2, t) for t in tiers}  # the shipped cards'
     assert better(psnr["standard"], psnr["tiny"])
-    if better(psnr["quality"], psnr["standard"]):
-        assert slow.startswith("tier auto: quality — ") and "the best tier fits" in slow
-    else:  # a slower tier no better on both sets is passed over, and the line says so
-        assert slow.startswith("tier auto: standard — ")
-        assert "quality fits too but measures no better (int8 Set5 / Set14 " in slow
+    best = tiers[-1]  # each ships only where it measures better than the one before
+    assert slow.startswith(f"tier auto: {best} — ") and "the best tier fits" in slow
     assert better((30.1, 27.1), (30.0, 27.0)) and not better((30.1, 26.9), (30.0, 27.0))
-    assert all(f"{t} " in slow for t in TIERS)  # each one's measured time
+    assert all(f"{t} " in slow for t in tiers)  # each one's measured time
     fast = _camera_auto("100000", caplog)  # 7.7 µs a frame: none does
     assert fast.startswith("tier auto: even tiny takes ") and "try --size " in fast
 
@@ -109,7 +137,7 @@ def test_bench_tiers_times_every_tier_against_opencv_in_one_run(tmp_path, capsys
     argv += ["--vs-opencv", str(PEERS / "ESPCN_x2.pb"), "--vs-opencv", str(PEERS / "FSRCNN_x2.pb")]
     assert cli([*argv, "--json", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert list(report["tiers"]) == list(TIERS)
+    assert list(report["tiers"]) == list(shipped(2))
     for tier, entry in report["tiers"].items():
         assert entry["model"].endswith(f"espcn_x2_{tier}_int8.tflite")
         assert entry["ratio_to_opencv_espcn"] > 0 and entry["ratio_to_opencv_fsrcnn"] > 0

@@ -10,13 +10,10 @@ from fakes import tiny_model
 from espcn_edge import SAMPLES_DIR, SPECS
 from espcn_edge.color import resize_bicubic
 from espcn_edge.frames import upscale_rgb
+from espcn_edge.graph import graph_radius
 from espcn_edge.imageio import load_rgb
-from espcn_edge.runtime import (
-    DEFAULT_TILE,
-    Upscaler,
-    default_model_path,
-    graph_radius,
-)
+from espcn_edge.runtime import DEFAULT_TILE, Upscaler
+from espcn_edge.tiers import default_model_path
 from espcn_edge.tiling import axis_tiles, spec_radius
 
 SHAPE = (301, 417)  # odd sizes: tiles do not divide them
@@ -30,7 +27,7 @@ def photo() -> np.ndarray:
 
 @pytest.fixture(scope="module", params=[2, 3, 4])
 def shipped(request) -> Upscaler:
-    return Upscaler(default_model_path(request.param), num_threads=2)
+    return Upscaler(default_model_path(request.param), threads=2)
 
 
 @pytest.mark.parametrize("length", [1, 16, 17, 50, 64, 65, 100, 301, 1000, 4056])
@@ -62,14 +59,14 @@ def test_tile_too_small_for_the_radius_is_refused():
 
 def test_radius_comes_from_the_spec_and_agrees_with_the_graph(shipped):
     assert spec_radius(SPECS["seed-skip"].to_string()) == 2 + 6 * 1  # 5×5, then six 3×3
-    assert shipped.radius == graph_radius(shipped._interp) == 8
+    assert shipped.radius == graph_radius(shipped.graph._interp) == 8
 
 
 def test_model_without_metadata_takes_the_radius_from_its_graph(monkeypatch, tmp_path_factory):
-    import espcn_edge.runtime as runtime
+    import espcn_edge.graph as graph
 
-    monkeypatch.setattr(runtime, "read_metadata", lambda path: {})
-    up = Upscaler(tiny_model.session_model(tmp_path_factory))
+    monkeypatch.setattr(graph, "read_metadata", lambda path: {})
+    up = Upscaler(tiny_model.session_model(tmp_path_factory), variant="plain")
     assert up.metadata == {} and up.radius == 7  # the tiny spec: seven 3×3 layers
 
 
@@ -86,7 +83,7 @@ def test_tiles_are_bit_identical_to_the_whole_image(shipped, photo, tile):
 
 def test_blocked_graph_tiles_have_even_sides_and_are_bit_identical(photo):
     """An odd tile side would run in the plain graph (3× slower for tiny at 640×480)."""
-    up = Upscaler(default_model_path(2, "tiny"), num_threads=2, variant="s2d", tile=0)
+    up = Upscaler(default_model_path(2, "tiny"), threads=2, variant="s2d", tile=0)
     whole = up.upscale_y(photo[..., 1])
     up.tile = 77
     (th, tw), rows, cols = up.tiles(*SHAPE)
@@ -98,11 +95,11 @@ def test_an_overlap_one_pixel_short_is_not_identical(shipped, photo):
     """The check above is sensitive: with radius − 1 of overlap the seams show."""
     shipped.tile = 0
     whole = shipped.upscale_y(photo[..., 0])
-    shipped.tile, shipped.radius = 64, shipped.radius - 1
+    shipped.tile, shipped.graph.radius = 64, shipped.radius - 1
     try:
         assert not np.array_equal(shipped.upscale_y(photo[..., 0]), whole)
     finally:
-        shipped.radius += 1
+        shipped.graph.radius += 1
 
 
 def test_alpha_and_grey_bands(shipped, photo):
@@ -124,10 +121,10 @@ def test_alpha_and_grey_bands(shipped, photo):
 
 
 def test_one_allocation_per_image_size(photo, monkeypatch):
-    up = Upscaler(default_model_path(2), num_threads=1, tile=64)
+    up = Upscaler(default_model_path(2), threads=1, tile=64)
     calls = []
-    real = up._interp.allocate_tensors
-    monkeypatch.setattr(up._interp, "allocate_tensors", lambda: calls.append(1) or real())
+    real = up.graph._interp.allocate_tensors
+    monkeypatch.setattr(up.graph._interp, "allocate_tensors", lambda: calls.append(1) or real())
     up.upscale_y(photo[..., 0])
     up.upscale_rgb(photo)
     assert len(calls) == 1 and len(up.tiles(*SHAPE)[1]) * len(up.tiles(*SHAPE)[2]) > 20
@@ -137,7 +134,7 @@ def test_one_allocation_per_image_size(photo, monkeypatch):
 def test_by_default_frames_run_in_tiles_of_their_layouts_side(variant):
     """Each layout's default tile side bounds the interpreter's memory: a 320×240 frame runs
     whole in the blocked graph and in two tiles in the plain one; 640×480 in tiles in both."""
-    up = Upscaler(default_model_path(2), num_threads=1, variant=variant)
+    up = Upscaler(default_model_path(2), threads=1, variant=variant)
     side = DEFAULT_TILE[variant]
     assert up.tiles(240, 320)[0] == ((240, 320) if side >= 320 else (240, 160 + up.radius))
     for h, w in [(480, 640), (3040, 4056), (1080, 1920)]:

@@ -10,24 +10,22 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
 import shutil
 import sys
 from pathlib import Path
 
 from espcn_edge import DEFAULT_SPEC, SAMPLES_DIR, ModelSpec, commandline, parse_spec
 from espcn_edge.atomic import WriteError, remove_stale, write_text
-from espcn_edge.dataset import DatasetError
 from espcn_edge.errors import UserError
 from espcn_edge.interrupt import Interrupted, deferred, interruptible
-from espcn_edge.paths import overlaps
+from espcn_edge.paths import overlaps, refuse_unwritable
 from espcn_edge.quiet import import_tensorflow_quietly, quiet_tensorflow
 
 log = logging.getLogger("train.fit")
 LOCAL_DIV2K = Path("data/DIV2K")
 
 
-class FitError(RuntimeError):
+class FitError(UserError):
     """A problem with the user's request, reported as one line (exit status 2)."""
 
 
@@ -149,13 +147,7 @@ def claim_out(cfg: FitConfig) -> None:
                            "replaces: copy it elsewhere first, or pick another --out")  # fmt: skip
     if cfg.out.exists() and not cfg.out.is_dir():
         raise FitError(f"--out {cfg.out}: is a file, not a folder; pick a folder for the run")
-    try:
-        cfg.out.mkdir(parents=True, exist_ok=True)  # now, not after minutes of loading data
-    except OSError as e:
-        raise FitError(f"--out {cfg.out}: cannot create the folder ({e.strerror or e}); "
-                       "pick a writable folder") from None  # fmt: skip
-    if not os.access(cfg.out, os.W_OK | os.X_OK):
-        raise FitError(f"--out {cfg.out}: cannot write in this folder; pick a writable one")
+    refuse_unwritable(f"--out {cfg.out}", cfg.out / "card.json")  # now, not after the data
     backup = cfg.out / "backup"
     finished = (cfg.out / "best.keras").exists() or (cfg.out / "card.json").exists()
     if cfg.overwrite:
@@ -510,15 +502,15 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             verbose=1 if sys.stdout.isatty() else 2,
         )
         run(cfg)
-    except (UserError, FitError, DatasetError, ValueError) as e:
-        return commandline.fail(PROG, e)
-    except TrainingStopped as e:
-        commandline.fail(PROG, e)
-        return 1
     except WriteError as e:  # disk full or read-only while saving: the earlier files are intact
         return commandline.fail(
             PROG, f"{e}; the earlier checkpoints are intact: make room, then --resume"
         )
+    except UserError as e:
+        return commandline.fail(PROG, e)
+    except TrainingStopped as e:
+        commandline.fail(PROG, e)
+        return 1
     return 0
 
 

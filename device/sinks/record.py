@@ -18,10 +18,10 @@ from pathlib import Path
 from espcn_edge.color import ycbcr_to_rgb
 from espcn_edge.frames import Result
 from espcn_edge.imageio import save_rgb
-from espcn_edge.paths import refuse_inputs
+from espcn_edge.paths import refuse_inputs, refuse_unwritable
 
 from ..stats import Stats
-from .h264 import CAPTURE_TIME_BASE, DEFAULT_CRF, H264Writer
+from .h264 import CAPTURE_TIME_BASE, CONTAINERS, DEFAULT_CRF, H264Writer
 from .jpeg import view_planes
 from .sink import Sink, SinkError
 
@@ -38,6 +38,10 @@ def claim_target(target: Path, overwrite: bool, inputs: tuple[Path | None, ...] 
     Nothing is deleted here: a folder's old frames go when the first new frame is written
     (RecordSink), a video is replaced when the new one is complete (H264Writer renames it)."""
     refuse_inputs("--record", target, inputs)
+    if target.suffix and not target.is_dir() and target.suffix.lower() not in CONTAINERS:
+        raise SinkError(f"--record {target}: cannot record {target.suffix} files: name a video "
+                        f"({', '.join(CONTAINERS)}) or a folder for PNG frames")  # fmt: skip
+    refuse_unwritable(f"--record {target}", target / "frame" if not target.suffix else target)
     old = sorted(target.glob(FRAME_GLOB)) if target.is_dir() else []
     if not overwrite and (target.is_file() or old):
         what = f"holds {len(old)} frames of an earlier recording" if old else "already exists"

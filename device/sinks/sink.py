@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from espcn_edge.errors import UserError
 from espcn_edge.frames import Result
 
 
-class SinkError(ValueError):
+class SinkError(UserError, ValueError):
     """A sink that cannot start or write; the message says what to do."""
 
 

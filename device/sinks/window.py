@@ -19,7 +19,8 @@ class WindowSink(Sink):
         self.compare = compare
         self._cv2 = None
 
-    def start(self) -> None:
+    def check(self) -> None:
+        """Before the model is loaded: a display, and an OpenCV that can open windows on it."""
         if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise SinkError(
                 "--window needs a display (DISPLAY is not set); use --view "
@@ -39,6 +40,10 @@ class WindowSink(Sink):
                 "opencv-python (not -headless) for windows, or use --view HOST:PORT"
             ) from e
         self._cv2 = cv2  # only now is there a window for stop() to close
+
+    def start(self) -> None:
+        if self._cv2 is None:
+            self.check()
 
     def output(self, result: Result) -> None:
         from espcn_edge.color import ycbcr_to_rgb

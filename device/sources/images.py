@@ -29,13 +29,16 @@ class ImagesSource(Source):
         self.folder = Path(folder)
         self._paths: list[Path] = []
 
-    def start(self) -> None:
-        super().start()
+    def check(self) -> None:
         if not self.folder.is_dir():
             raise SourceError(f"images:{self.folder}: not a folder")
-        self._paths = list_images(self.folder)
-        if not self._paths:
+        if not list_images(self.folder):
             raise SourceError(f"images:{self.folder}: no image files in it")
+
+    def start(self) -> None:
+        super().start()
+        self.check()
+        self._paths = list_images(self.folder)
 
     def _read(self) -> Frame | None:
         while self._paths:

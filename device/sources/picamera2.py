@@ -20,6 +20,7 @@ import time
 
 import numpy as np
 
+from espcn_edge.formats import yuv420_planes
 from espcn_edge.frames import Frame
 
 from .source import Source, SourceError
@@ -33,28 +34,6 @@ INSTALL_HINT = (
     "on Raspberry Pi OS: sudo apt install python3-picamera2, and make the venv "
     "with --system-site-packages"
 )
-
-
-def yuv420_planes(buf: np.ndarray, width: int, height: int, stride: int):
-    """Copy Y (H×W), U and V (H/2×W/2) out of a YUV420 buffer with `stride` bytes per Y row.
-
-    `buf` is what picamera2 returns for a YUV420 stream (an (H·3/2)×stride array) or the same
-    bytes flat. U and V rows are stride/2 bytes, two per buffer row.
-    """
-    flat = buf.reshape(-1)
-    cw, ch, cstride = width // 2, height // 2, stride // 2
-    need = height * stride + 2 * ch * cstride
-    if flat.size < need:
-        raise SourceError(
-            f"YUV420 buffer of {flat.size} bytes is too small for {width}×{height} "
-            f"with stride {stride} ({need} needed)"
-        )
-    u0 = height * stride
-    v0 = u0 + ch * cstride
-    y = flat[:u0].reshape(height, stride)[:, :width].copy()
-    u = flat[u0:v0].reshape(ch, cstride)[:, :cw].copy()
-    v = flat[v0:need].reshape(ch, cstride)[:, :cw].copy()
-    return y, u, v
 
 
 # limited ("studio", 16–235 / 16–240) → full range, as lookup tables

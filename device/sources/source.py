@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import time
 
+from espcn_edge.errors import UserError
 from espcn_edge.frames import Frame
 
 log = logging.getLogger(__name__)
 
 
-class SourceError(RuntimeError):
+class SourceError(UserError):
     """A source that cannot be opened or read; the message says what to do."""
 
 
@@ -29,6 +30,9 @@ class Source:
         self.fps = fps
         self.index = 0
         self._next = 0.0
+
+    def check(self) -> None:
+        """Before the model is loaded: what can be known to fail already (SourceError)."""
 
     def start(self) -> None:
         self._next = time.perf_counter()

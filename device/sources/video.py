@@ -130,6 +130,11 @@ class VideoSource(Source):
         self._clip: Clip | None = None
         self._frames: Iterator[object] = iter(())
 
+    def check(self) -> None:
+        if not self.path.is_file():
+            what = "a folder, not a video file" if self.path.is_dir() else "no such file"
+            raise SourceError(f"video:{self.path}: {what}")
+
     def start(self) -> None:
         super().start()
         try:

@@ -128,9 +128,9 @@ def _version(name: str, module) -> str:
 def no_tensorflow(ctx: Context) -> str:
     if importlib.util.find_spec("tensorflow") is not None:
         raise Failed("tensorflow is installed")
-    from espcn_edge.runtime import Upscaler
+    from espcn_edge import Upscaler
 
-    backend = Upscaler(scale=2).backend
+    backend = Upscaler(scale=2, variant="plain").backend
     if backend != ctx.runtime:
         raise Failed(f"the upscaler uses {backend}, not {ctx.runtime}")
     return f"backend {backend}"
@@ -246,6 +246,28 @@ def pyav_h264(ctx: Context) -> str:
     if error > 8:
         raise Failed(f"upscaled flat frames differ from their grey by up to {error} levels")
     return f"av {av.__version__}: {len(frames)} frames 64×48 → h264 128×96, max error {error}"
+
+
+def _example(name: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    script = Path(__file__).parents[2] / "examples" / name
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                          timeout=STEP_TIMEOUT, env=dict(os.environ, **env))  # fmt: skip
+
+
+@check("examples/: the Pillow folder script, and the picamera2 one up to the real camera")
+def examples(ctx: Context) -> str:
+    src, out = ctx.work / "example-in", ctx.work / "example-out"
+    src.mkdir(parents=True, exist_ok=True)
+    photo = sorted(ctx.set5.glob("*.png"))[0]
+    (src / photo.name).write_bytes(photo.read_bytes())
+    done = _example("photos_folder.py", str(src), str(out))
+    if done.returncode != 0 or not (out / photo.name).is_file():
+        raise Failed(f"photos_folder.py exited {done.returncode}: {done.stderr.strip()[-300:]!r}")
+    # no camera here: the script loads the model, then the real picamera2 finds no camera
+    cam = _example("picamera2_capture.py", EXAMPLE_FRAMES="1")
+    if "layout" not in cam.stdout or "IndexError" not in cam.stderr:
+        raise Failed(f"picamera2_capture.py exited {cam.returncode}: {cam.stderr.strip()[-300:]!r}")
+    return f"{done.stdout.strip()}; picamera2: {cam.stderr.strip().splitlines()[-1]}"
 
 
 def run_checks(ctx: Context, label: str) -> int:

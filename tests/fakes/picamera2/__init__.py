@@ -89,6 +89,19 @@ def yuv420_buffer(rgb: np.ndarray, stride: int, full_range: bool) -> np.ndarray:
     return flat.reshape(h * 3 // 2, stride)
 
 
+# libcamera's names, in memory order: RGB888 is B,G,R bytes, XBGR8888 R,G,B,X (picamera2's
+# Helpers.make_image reads them as Pillow modes "BGR" and "RGBA")
+_MEMORY_ORDER = {"RGB888": "BGR", "BGR888": "RGB", "XRGB8888": "BGRX", "XBGR8888": "RGBX"}
+
+
+def packed(rgb: np.ndarray, fmt: str) -> np.ndarray:
+    """An RGB image as picamera2's array of `fmt` holds it: H×W×3 or H×W×4 (X = 255)."""
+    order = _MEMORY_ORDER[fmt]
+    planes = [np.full(rgb.shape[:2], 255, np.uint8) if c == "X" else rgb[..., "RGB".index(c)]
+              for c in order]  # fmt: skip
+    return np.stack(planes, -1)
+
+
 class CompletedRequest:
     def __init__(self, picam2: Picamera2, buffers: dict[str, np.ndarray]):
         self.picam2 = picam2
@@ -301,9 +314,7 @@ class Picamera2:
             if stream["format"] in ("YUV420", "YVU420"):
                 out[name] = yuv420_buffer(rgb, stream["stride"], full)
             else:
-                h, w = rgb.shape[:2]
-                px = np.concatenate([rgb[..., ::-1], np.full((h, w, 1), 255, np.uint8)], -1)
-                out[name] = px if stream["format"].startswith("X") else rgb[..., ::-1].copy()
+                out[name] = packed(rgb, stream["format"])
         return out
 
     def capture_request(self, wait=None, flush=None) -> CompletedRequest:

@@ -1,12 +1,10 @@
-"""Timing a model on this device at start-up: what `--tier auto` and `--variant auto` measure."""
+"""Timing a model on this device: what the automatic layout and `--tier auto` measure."""
 
 from __future__ import annotations
 
 import time
 
 import numpy as np
-
-from espcn_edge.runtime import Upscaler
 
 RUNS = 5  # timed runs per model at most, after one warm-up
 
@@ -19,7 +17,7 @@ def probe_frame(size: tuple[int, int]) -> np.ndarray:
     return ((xx * 7 + yy * 13 + (xx * yy) % 31) % 256).astype(np.uint8)
 
 
-def time_ms(upscaler: Upscaler, frame: np.ndarray, seconds: float) -> float:
+def time_ms(upscaler, frame: np.ndarray, seconds: float) -> float:
     """Median ms of one `upscale_y` after a warm-up, over at most RUNS runs in `seconds`."""
     upscaler.upscale_y(frame)  # allocates the tensors for this size
     times: list[float] = []

@@ -1,0 +1,69 @@
+"""Every bad request is one early line: checked before any model is timed or any work is done.
+
+Each case runs the real `espcn-edge` command in a fresh process with a fresh layout cache (so
+opening the model would log its `variant auto` timing line): exit status 2, exactly one stderr
+line saying what, which file and what to do, and nothing written.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).parents[1]
+
+
+def espcn_edge(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ESPCN_EDGE_CACHE=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-m", "device.cli", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    return done.returncode, done.stderr.strip().splitlines()
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    Image.new("RGB", (40, 30), (120, 80, 40)).save(tmp_path / "single.jpg")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["single.jpg", "out.txt"], "out.txt: the output of the image single.jpg is an image"),
+        (["single.jpg", "single.mp4"], "single.mp4: the output of the image single.jpg"),
+        (["single.jpg", "-o", "/proc/espcn/"], "cannot write in /proc"),
+        (["single.jpg", "-o", "single.jpg/sub"], "cannot write there, single.jpg is a file"),
+        (["/nonexistent.png"], "/nonexistent.png: no such file or folder"),
+    ],
+)
+def test_upscale_refuses_before_opening_the_model(files, args, says):
+    status, err = espcn_edge(files, "upscale", *args)
+    assert status == 2 and len(err) == 1 and says in err[0], err
+    assert sorted(p.name for p in files.iterdir()) == ["single.jpg"]  # no cache: never timed
+
+
+def test_camera_record_over_its_source_is_one_line_before_the_model(files):
+    status, err = espcn_edge(files, "camera", "--source", "images:.", "--record", "rec")
+    assert status == 2 and len(err) == 1 and "overlaps the input" in err[0], err
+    assert not (files / "rec").exists() and not (files / "cache").exists()
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--source", "video:nosuch.mp4"], "video:nosuch.mp4: no such file"),
+        (["--source", "images:nowhere"], "images:nowhere: not a folder"),
+        (["--source", "demo", "--record", "rec.gif"], "cannot record .gif files"),
+        (["--source", "demo", "--record", "/proc/x.mp4"], "cannot write in /proc"),
+        (["--source", "demo", "--record", "single.jpg/x.mp4"], "single.jpg is a file"),
+    ],
+)
+def test_camera_checks_source_and_recording_before_the_model(files, args, says):
+    status, err = espcn_edge(files, "camera", *args, "--frames", "2")
+    assert status == 2 and len(err) == 1 and says in err[0], err  # no "streaming …" line first
+    assert sorted(p.name for p in files.iterdir()) == ["single.jpg"]
