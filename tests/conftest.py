@@ -24,6 +24,20 @@ os.environ["ESPCN_EDGE_CACHE"] = tempfile.mkdtemp(prefix="espcn-edge-cache-")
 from espcn_edge.color import downscale  # noqa: E402
 
 SHARED = Path(__file__).parents[2] / "shared"
+SLOW_TESTS = {
+    line.strip()
+    for line in (Path(__file__).parent / "slow_tests.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Mark the tests slow_tests.txt lists (measured ≥ 1 s; a module, a test or one of its
+    parameters): `-m "not slow"` skips them."""
+    for item in items:
+        name = item.nodeid.split("[")[0]
+        if {item.nodeid, name, name.split("::")[0]} & SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
 T91 = SHARED / "data" / "train" / "T91"
 BSD200 = SHARED / "data" / "train" / "BSD200"
 SET5 = SHARED / "data" / "benchmark" / "Set5"

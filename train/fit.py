@@ -137,17 +137,23 @@ def _trim_history(out: Path, backup: Path) -> None:
 RUN_FILES = ("best.keras", "last.keras", "card.json", "history.csv", "logs", "backup")
 
 
-def claim_out(cfg: FitConfig) -> None:
-    """Refuse an --out that holds a run (finished or not) unless --resume (an unfinished one) or
-    --overwrite: a new run would silently replace its best.keras, even with a worse model.
-    --overwrite removes that run's files first, so nothing of it is mixed into the new one."""
+def check_out(cfg: FitConfig) -> None:
+    """Before TensorFlow or any data is loaded: an --out that can be a run's folder, and no
+    --init-from or --teacher among the files the run replaces."""
     for option, model in (("--init-from", cfg.init_from), ("--teacher", cfg.teacher)):
         if model and any(overlaps(cfg.out / name, model) for name in RUN_FILES):
             raise FitError(f"{option} {model} is one of the files this run in --out {cfg.out} "
                            "replaces: copy it elsewhere first, or pick another --out")  # fmt: skip
     if cfg.out.exists() and not cfg.out.is_dir():
         raise FitError(f"--out {cfg.out}: is a file, not a folder; pick a folder for the run")
-    refuse_unwritable(f"--out {cfg.out}", cfg.out / "card.json")  # now, not after the data
+    refuse_unwritable(f"--out {cfg.out}", cfg.out / "card.json")
+
+
+def claim_out(cfg: FitConfig) -> None:
+    """Refuse an --out that holds a run (finished or not) unless --resume (an unfinished one) or
+    --overwrite: a new run would silently replace its best.keras, even with a worse model.
+    --overwrite removes that run's files first, so nothing of it is mixed into the new one."""
+    check_out(cfg)
     backup = cfg.out / "backup"
     finished = (cfg.out / "best.keras").exists() or (cfg.out / "card.json").exists()
     if cfg.overwrite:
@@ -473,8 +479,6 @@ def epochs_done(out: Path) -> int:
 
 
 def _train(args: argparse.Namespace, out: Path) -> int:
-    import_tensorflow_quietly()
-    quiet_tensorflow(args.verbose)
     try:
         cfg = FitConfig(
             out=out,
@@ -501,6 +505,9 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             mixed_precision=args.mixed_precision,
             verbose=1 if sys.stdout.isatty() else 2,
         )
+        check_out(cfg)  # a bad --out is said in a second, not after TensorFlow's import
+        import_tensorflow_quietly()
+        quiet_tensorflow(args.verbose)
         run(cfg)
     except WriteError as e:  # disk full or read-only while saving: the earlier files are intact
         return commandline.fail(
