@@ -38,6 +38,8 @@ def pytest_collection_modifyitems(items) -> None:
         name = item.nodeid.split("[")[0]
         if {item.nodeid, name, name.split("::")[0]} & SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+
+
 T91 = SHARED / "data" / "train" / "T91"
 BSD200 = SHARED / "data" / "train" / "BSD200"
 SET5 = SHARED / "data" / "benchmark" / "Set5"
