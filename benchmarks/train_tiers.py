@@ -34,7 +34,7 @@ from pathlib import Path
 
 from common import ROOT, SNAPSHOTS, copy_state, finished, restore, training_folder
 
-from train.budget import TIER_SPECS
+from espcn_edge.tiers import BY_NAME, TIERS
 
 # ×2 QAT (steps, learning rate) per tier, each the better of the two measured on its network
 # (quality: standard's, not yet compared)
@@ -75,7 +75,7 @@ def qat(steps: int, lr: str, network: Path) -> list[str]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--tiers", nargs="+", choices=TIER_SPECS, default=list(TIER_SPECS))
+    p.add_argument("--tiers", nargs="+", choices=TIERS, default=list(TIERS))
     p.add_argument("--scales", nargs="+", type=int, choices=(2, 3, 4), default=[2, 3, 4])
     p.add_argument("--steps", type=int, default=3000, help="×3/×4 float training steps")
     p.add_argument("--qat-steps", type=int, default=2000, help="×3/×4 quantization-aware steps")
@@ -88,7 +88,7 @@ def main() -> int:
         return 0
     data = str(training_folder())
     for tier in args.tiers:
-        spec = TIER_SPECS[tier]
+        spec = BY_NAME[tier].spec_name
         restore(STUDY / f"{spec}-sesr", SNAPSHOTS / STUDY.name / f"{spec}-sesr")
         if not finished(STUDY / f"{spec}-sesr"):
             print(

@@ -22,12 +22,12 @@ import shlex
 import sys
 from pathlib import Path
 
-from espcn_edge import commandline, parse_spec
+from espcn_edge import commandline
 from espcn_edge.dataset import DatasetError, find_pairs
+from espcn_edge.tiers import BY_NAME, DEFAULT_TIER, TIERS
 from train import fit
 
 PROG = "python -m train.budget"
-TIER_SPECS = {"tiny": "k3-8", "standard": "k5-16", "quality": "seed-skip"}
 SESR = {"epochs": 300, "patches_per_image": 64, "batch_size": 32, "patch_size": 64}
 QAT_STEPS, QAT_STEPS_PER_EPOCH = 4000, 500
 QAT_LR = {2: 3e-4, 3: 5e-4, 4: 5e-4}  # the shipped ×2 standard's and ×3/×4's fine-tunes
@@ -40,7 +40,8 @@ def finished(out: Path) -> bool:
 
 def stages(args: argparse.Namespace, out: Path, steps_per_epoch: int) -> list[list[str]]:
     """train.fit's arguments for the float run and the quantization-aware run after it."""
-    common = ["--data", args.data, "--scale", str(args.scale), "--spec", TIER_SPECS[args.tier],
+    spec = BY_NAME[args.tier].spec_name
+    common = ["--data", args.data, "--scale", str(args.scale), "--spec", spec,
               "--batch-size", str(args.batch_size), "--patch-size", str(args.patch_size),
               "--xla", "auto", "--device-patches"]  # fmt: skip
     float_run = [*common, "--out", str(out), "--reparam", "sesr", "--epochs", str(args.epochs),
@@ -121,7 +122,7 @@ def _float_stage_in_jax(args, out: Path, steps_per_epoch: int, qat_run: list[str
             "own command"
         )  # fmt: skip
     cfg = fit.FitConfig(
-        out=out, data=args.data, scale=args.scale, spec=parse_spec(TIER_SPECS[args.tier]),
+        out=out, data=args.data, scale=args.scale, spec=BY_NAME[args.tier].spec,
         epochs=args.epochs, steps_per_epoch=steps_per_epoch, batch_size=args.batch_size,
         patch_size=args.patch_size, lr=args.lr, overwrite=args.overwrite,
         init_from=args.init_from, reparam="sesr", multiscale=args.multiscale, device_patches=True,
@@ -142,7 +143,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = commandline.parser(PROG, __doc__)
     add = p.add_argument
     positive = commandline.positive_int
-    add("--tier", choices=TIER_SPECS, default="standard", help="the spec of a shipped tier")
+    add("--tier", choices=TIERS, default=DEFAULT_TIER, help="the spec of a tier (espcn_edge.tiers)")
     add("--scale", type=int, choices=(2, 3, 4), default=2, help="upscaling factor r")
     add("--data", help="DIV2K root or a folder of HR images (as train.fit)")
     add("--out", type=Path, help="output folder (default: runs/budget/x{scale}-{tier})")
