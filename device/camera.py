@@ -99,6 +99,9 @@ def run(
             upscaler.backend,
         )
         pipeline.run()
+    if stats.frames == 0 and not pipeline.interrupted:
+        lost = f"nothing recorded to {record}" if record else "nothing shown"
+        raise CommandError(f"{source}: no frame could be read, {lost}")
     return stats
 
 
@@ -166,10 +169,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _refuse_meaningless(args: argparse.Namespace) -> None:
+    """Options that would do nothing, or another option's job, said before anything runs."""
+    needs = [(args.view_auth, "--view-auth", args.view, "--view"),
+             (args.view_insecure, "--view-insecure", args.view, "--view"),
+             (args.tls_cert or args.tls_key, "--tls-cert/--tls-key", args.view, "--view"),
+             (args.compare, "--compare", args.view or args.window or args.record,
+              "--view, --window or --record"),
+             (args.overwrite, "--overwrite", args.record, "--record")]  # fmt: skip
+    for given, option, needed, other in needs:
+        if given and not needed:
+            raise CommandError(f"{option} does nothing without {other}: add it, or drop {option}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    tier = args.tier or ("auto" if args.fps else DEFAULT_TIER)
+    _refuse_meaningless(args)
+    tier = args.tier or ("auto" if args.fps and not args.model else DEFAULT_TIER)
     stats = run(
         source=args.source,
         size=args.size,

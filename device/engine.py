@@ -44,6 +44,13 @@ class EngineOptions:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> EngineOptions:
+        """From the flags, refusing those that contradict each other or mean nothing."""
+        if args.model and args.tier:
+            raise CommandError(
+                f"--model {args.model} and --tier {args.tier} both name the model: pass one"
+            )
+        if args.delegate_required and not args.delegate:
+            raise CommandError("--delegate-required without --delegate: name the delegate")
         return cls(
             args.scale,
             args.model,
@@ -97,11 +104,11 @@ def add_engine_args(p: argparse.ArgumentParser, auto_tier: bool = False) -> None
     g.add_argument(
         "--tier",
         choices=(*TIERS, "auto") if auto_tier else TIERS,
-        default=None if auto_tier else DEFAULT_TIER,
+        default=None,
         help=f"{tiers}, or auto: the best that holds --fps on this device, timed at start-up "
         f"(default: auto with --fps, else {DEFAULT_TIER})"
         if auto_tier
-        else f"{tiers} (default: %(default)s)",
+        else f"{tiers} (default: {DEFAULT_TIER})",
     )
     g.add_argument(
         "--model",

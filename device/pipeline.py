@@ -95,6 +95,11 @@ class Pipeline:
         """Ask both threads to finish (from another thread; see `request_stop` for signals)."""
         self._stop.set()
 
+    @property
+    def interrupted(self) -> bool:
+        """Whether a signal (`request_stop`) ended the run."""
+        return self._stop_requested
+
     def request_stop(self) -> None:
         """`stop()` for signal handlers: sets a plain flag (no lock, so it cannot deadlock
         with the interrupted main thread); `run()` turns it into `stop()` within 0.2 s."""

@@ -67,3 +67,63 @@ def test_camera_checks_source_and_recording_before_the_model(files, args, says):
     status, err = espcn_edge(files, "camera", *args, "--frames", "2")
     assert status == 2 and len(err) == 1 and says in err[0], err  # no "streaming …" line first
     assert sorted(p.name for p in files.iterdir()) == ["single.jpg"]
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["/dev/zero", "-o", "z/"], "/dev/zero: not a regular file"),
+        (["single.jpg", "o.png", "--tile", "17"], "--tile 17: below 64 LR pixels"),
+        (["single.jpg", "o.png", "--crf", "x"], "argument --crf: 'x' is not a whole number"),
+        (["single.jpg", "./single.jpg", "-o", "out/"], "given twice"),
+        (["single.jpg", "o.png", "--model", "m.tflite", "--tier", "tiny"], "pass one"),
+        (["single.jpg", "o.png", "--delegate-required"], "without --delegate"),
+    ],
+)
+def test_upscale_refuses_bad_inputs_and_options_in_one_line(files, args, says):
+    status, err = espcn_edge(files, "upscale", *args)
+    assert status == 2 and says in err[-1], err
+    assert not [e for e in err if e.startswith("INFO")]
+    assert sorted(p.name for p in files.iterdir()) == ["single.jpg"]
+
+
+def test_a_fifo_is_refused_not_read(files):
+    os.mkfifo(files / "pipe")
+    status, err = espcn_edge(files, "upscale", "pipe")
+    assert status == 2 and err == [
+        "espcn-edge upscale: pipe: not a regular file (a device, pipe "
+        "or socket); upscale reads image and video files and folders"
+    ]
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--overwrite"], "--overwrite does nothing without --record"),
+        (["--compare"], "--compare does nothing without --view, --window or --record"),
+        (["--view-auth", "f"], "--view-auth does nothing without --view"),
+        (["--view-insecure"], "--view-insecure does nothing without --view"),
+    ],
+)
+def test_camera_refuses_options_that_mean_nothing(files, args, says):
+    status, err = espcn_edge(files, "camera", "--source", "demo", "--frames", "1", *args)
+    assert status == 2 and err == [
+        f"espcn-edge camera: {says}: add it, or drop {says.split()[0]}"
+    ], err
+
+
+def test_a_camera_run_that_reads_no_frame_is_an_error(files):
+    (files / "bad").mkdir()
+    for i in range(3):
+        (files / "bad" / f"{i}.png").write_bytes(b"not a png")
+    status, err = espcn_edge(files, "camera", "--source", "images:bad", "--record", "rec.mp4")
+    assert (
+        status == 2
+        and "images:bad: no frame could be read, nothing recorded to rec.mp4" in (err[-1])
+    ), err
+    assert not (files / "rec.mp4").exists()
+
+
+def test_bare_command_is_usage_and_exit_2(files):
+    status, err = espcn_edge(files)
+    assert status == 2 and err[0].startswith("usage: espcn-edge COMMAND")
