@@ -22,7 +22,6 @@ from pathlib import Path
 from espcn_edge.commandline import non_negative_int, parse_size
 from espcn_edge.frames import Result
 from espcn_edge.imageio import save_rgb
-from espcn_edge.interrupt import stop_on_signals
 from espcn_edge.paths import refuse_inputs
 
 from . import bench
@@ -148,8 +147,7 @@ def run(
         stats=stats,
         scale=upscaler.scale,
     )
-    with stop_on_signals(pipeline.request_stop):
-        pipeline.run()
+    pipeline.run()  # Ctrl-C, SIGTERM: one line and 130 / 143, no figure, no bench (cli.py)
     out = out or Path(f"espcn_demo_x{upscaler.scale}.png")
     if keep.result is not None:
         save_rgb(out, comparison(keep.result, upscaler.model_path.name))

@@ -166,3 +166,43 @@ def test_a_deferred_signal_is_raised_where_checked_and_a_second_ctrl_c_at_once()
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(0.05)
     assert signal.getsignal(signal.SIGINT) is before  # the handler restored
+
+
+@pytest.mark.parametrize("delay", [0.15, 0.3, 0.6])
+def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, delay):
+    """The console command itself (device.start): SIGINT while its modules load, or just after,
+    is one line and exit 130, never a KeyboardInterrupt traceback (the first ~50 ms are Python's
+    own start-up, before any of our code runs)."""
+    Image.new("RGB", (64, 48), (90, 60, 30)).save(tmp_path / "in.png")
+    exe = Path(sys.executable).parent / "espcn-edge"
+    proc = subprocess.Popen([str(exe), "upscale", "in.png", "out.png"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    if proc.returncode == 0:  # it had finished already: nothing to interrupt
+        return
+    lines = [line for line in err.splitlines() if not line.startswith("INFO")]
+    assert proc.returncode == 130 and len(lines) == 1 and "Traceback" not in err, err
+    assert "interrupted" in lines[0]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_ends_the_demo_in_one_line_without_its_figure_or_bench(tmp_path, signum):
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    argv = [sys.executable, "-m", "device.cli", "demo", "--frames", "0", "--size", "64x48"]
+    proc = subprocess.Popen([*argv, "--out", "fig.png"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        time.sleep(3)  # loaded and streaming (earlier, still the same one line and status)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    lines = [line for line in err.splitlines() if not line.startswith("INFO")]
+    assert proc.returncode == 128 + signum and len(lines) == 1, (proc.returncode, err)
+    assert "interrupted" in lines[0] and "bench" not in out
+    assert not (tmp_path / "fig.png").exists()
