@@ -101,12 +101,8 @@ class Graph:
                 raise DelegateError(
                     f"delegate {delegate!r} rejected {self.model_path.name}: {_first(e)}"
                 ) from None
-            log.warning(
-                "delegate %r failed on %s (%s); using the CPU",
-                delegate,
-                self.model_path.name,
-                _first(e),
-            )
+            _warn_once(f"delegate {delegate!r} failed on {self.model_path.name} ({_first(e)}); "
+                       "using the CPU")  # fmt: skip
             self._interp = module.Interpreter(**graph, num_threads=threads)
         self._graph, self._odd_graph = self._interp, None
         self._plain_graph = functools.partial(
@@ -158,9 +154,7 @@ class Graph:
                 raise DelegateError(
                     f"cannot load delegate {delegate!r} ({library}): {_first(e)}"
                 ) from None
-            log.warning(
-                "cannot load delegate %r (%s): %s; using the CPU", delegate, library, _first(e)
-            )
+            _warn_once(f"cannot load delegate {delegate!r} ({library}): {_first(e)}; using the CPU")
             return []
 
     def _check_signature(self) -> None:
@@ -324,6 +318,17 @@ def graph_radius(interpreter) -> int | None:
         elif name not in _POINTWISE_OPS:
             return None
     return radius
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """A delegate problem is said once per process, however many graphs meet it (--tier auto
+    opens one per tier, --variant auto two per model)."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        log.warning("%s", message)
 
 
 def _first(e: BaseException) -> str:

@@ -7,6 +7,7 @@ line saying what, which file and what to do, and nothing written.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -127,3 +128,24 @@ def test_a_camera_run_that_reads_no_frame_is_an_error(files):
 def test_bare_command_is_usage_and_exit_2(files):
     status, err = espcn_edge(files)
     assert status == 2 and err[0].startswith("usage: espcn-edge COMMAND")
+
+
+def test_resume_with_another_plan_or_spec_says_how_to_go_on(tmp_path):
+    """A resumed run keeps its plan (its cosine schedule spans it) and its network: another
+    --epochs ended silently at the new count; another --spec printed two raw spec strings."""
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    card = {"spec_string": "3:8,3:8,3:8,3:8,3:8,3:8,3+skip", "planned_steps": 300}
+    (run / "card.json").write_text(json.dumps(card))
+    base = [sys.executable, "-m", "train.fit", "--out", "run", "--resume", "--data", "nodata"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for args, says in (
+        (["--spec", "k3-8", "--epochs", "2", "--steps-per-epoch", "100"],
+         "was planned as 300 steps, not 200"),
+        (["--spec", "k5-16", "--epochs", "3", "--steps-per-epoch", "100"],
+         "resume with --spec '3:8,3:8,3:8,3:8,3:8,3:8,3+skip'"),
+    ):  # fmt: skip
+        done = subprocess.run([*base, *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
+        err = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(err) == 1 and says in err[0], err

@@ -121,13 +121,18 @@ def test_not_an_espcn(tmp_path):
         Upscaler(path)
 
 
-def test_delegate_fallback_and_required(models, caplog):
-    with caplog.at_level(logging.WARNING, logger="espcn_edge.runtime"):
-        up = Upscaler(models["int8"], delegate="/nonexistent/libdelegate.so")
-    assert "using the CPU" in caplog.text and up.upscale_y(np.zeros((8, 8), np.uint8)).shape == (
-        16,
-        16,
-    )
+def test_delegate_fallback_and_required(models, caplog, monkeypatch):
+    """A missing delegate: a warning and the CPU, said once however many graphs meet it (camera
+    --tier auto opens one per tier: it was said three times)."""
+    import espcn_edge.graph
+
+    monkeypatch.setattr(espcn_edge.graph, "_WARNED", set())
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            up = Upscaler(models["int8"], delegate="/nonexistent/libdelegate.so")
+    (warning,) = [r.getMessage() for r in caplog.records]  # one, not three
+    assert "cannot load delegate" in warning and warning.endswith("using the CPU")
+    assert up.upscale_y(np.zeros((8, 8), np.uint8)).shape == (16, 16)
     with pytest.raises(DelegateError, match="libdelegate.so"):
         Upscaler(models["int8"], delegate="/nonexistent/libdelegate.so", delegate_required=True)
 

@@ -112,7 +112,16 @@ def _load_card(cfg: FitConfig) -> dict:
     card = json.loads(path.read_text()) if cfg.resume and path.exists() else {}
     if card and card.get("spec_string") != cfg.spec.to_string():
         raise FitError(
-            f"{cfg.out} was trained with spec {card['spec_string']}, not {cfg.spec.to_string()}"
+            f"--resume: {cfg.out} trains spec {card['spec_string']}, not --spec "
+            f"{cfg.spec.name}; resume with --spec '{card['spec_string']}', or train the new "
+            "spec into another --out"
+        )
+    planned = cfg.epochs * cfg.steps_per_epoch
+    if card and card.get("planned_steps", planned) != planned:
+        raise FitError(
+            f"--resume: {cfg.out} was planned as {card['planned_steps']:,} steps, not "
+            f"{planned:,} (the learning-rate schedule spans the plan); resume with its "
+            "--epochs and --steps-per-epoch, or --init-from its best.keras for a new plan"
         )
     return card
 
