@@ -17,6 +17,7 @@ model run as it is, e.g. ../shared/peers/abpn/ABPN_x3_int8.tflite).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import re
@@ -38,6 +39,7 @@ from .frames import upscale_rgb
 from .imageio import list_images, save_rgb
 from .metrics import psnr, ssim
 from .paths import refuse_inputs
+from .quiet import import_tensorflow_quietly, quiet_tensorflow
 from .rgb_model import RgbModel
 from .tiers import TIERS, default_model_path
 
@@ -131,7 +133,8 @@ def keras_model(model, scale: int, name: str = "keras") -> EvalModel:
 
 
 def _load_keras(path: Path, scale: int) -> EvalModel:
-    import keras  # lazily: only .keras evaluation needs TensorFlow
+    import_tensorflow_quietly()  # lazily: only .keras evaluation needs TensorFlow; its start-up
+    import keras  # lines (CUDA stubs, cpu_feature_guard) only with -v
 
     from .model import model_scale
 
@@ -384,7 +387,13 @@ def main(argv: list[str] | None = None) -> int:
         help=".tflite interpreter threads (default: the number of CPU cores)",
     )
     parser.add_argument("--delegate", help=f".tflite models: {commandline.DELEGATE_HELP}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="the libraries' own log lines too"
+    )
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    logging.getLogger("PIL").setLevel(logging.INFO)  # one line per PNG chunk otherwise
+    quiet_tensorflow(args.verbose)
     if not (args.model or args.tier):
         return commandline.fail(prog, "no model to evaluate: add --tier NAME or --model PATH")
     try:

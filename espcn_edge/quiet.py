@@ -46,11 +46,13 @@ def native_stderr_hidden(show: bool = False, replay_on_error: bool = False):
 
 
 def import_tensorflow_quietly() -> None:
-    """Import tensorflow and keras with fd 2 hidden (replayed on failure)."""
+    """Import tensorflow and keras with fd 2 hidden (replayed on failure); shown when the
+    command logs at DEBUG (-v)."""
     if "tensorflow" in sys.modules:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with native_stderr_hidden(replay_on_error=True):
+    show = logging.getLogger().isEnabledFor(logging.DEBUG)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if show else "3")
+    with native_stderr_hidden(show=show, replay_on_error=True):
         importlib.import_module("tensorflow")
         importlib.import_module("keras")
 

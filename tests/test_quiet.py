@@ -68,3 +68,15 @@ def test_litert_delegate_notice_shows_only_when_verbose():
     quiet, verbose = _make_upscaler(False), _make_upscaler(True)
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     assert verbose.returncode == 0 and "XNNPACK delegate" in verbose.stderr, verbose.stderr
+
+
+def test_eval_of_a_keras_model_prints_only_its_table():
+    """TensorFlow's start-up lines (CUDA stubs, cpu_feature_guard, cuInit) only with -v."""
+    root = Path(__file__).parents[1]
+    model = root / "espcn_edge" / "models" / "espcn_x2_tiny.keras"
+    data = root.parent / "shared" / "data" / "benchmark" / "Set5"
+    argv = [sys.executable, "-m", "device.cli", "eval", "--model", str(model), "--data", str(data)]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    quiet = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=root, env=env)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert "espcn_x2_tiny.keras" in quiet.stdout
