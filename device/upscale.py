@@ -210,6 +210,7 @@ def _video(job: Job, upscaler, crf: int = DEFAULT_CRF) -> str:
     """Decode, upscale and encode frame by frame: each frame keeps its timestamp and duration,
     the audio is copied unchanged, the rotation is kept; nothing is left behind on failure."""
     with Clip(job.src) as clip:
+        declared = clip.video.frames  # the container's own count (0: it gives none)
         writer = H264Writer(job.dst, clip.time_base, clip.fps, crf, audio=clip.audio)
         bar = Progress(clip.frame_count, job.src.name)
         try:
@@ -230,7 +231,13 @@ def _video(job: Job, upscaler, crf: int = DEFAULT_CRF) -> str:
         finally:
             bar.close()
     audio = f", {clip.audio.codec_context.name} audio copied" if clip.audio else ""
-    return f"{writer.count} frames, {writer.seconds:.2f} s at {clip.fps:.3g} fps{audio}"
+    missing = (
+        f"; {declared - writer.count} of the {declared} frames its header declares could not "
+        "be read (the file is cut short or damaged)"
+        if declared > writer.count
+        else ""
+    )
+    return f"{writer.count} frames, {writer.seconds:.2f} s at {clip.fps:.3g} fps{audio}{missing}"
 
 
 def run(

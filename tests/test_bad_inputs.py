@@ -149,3 +149,24 @@ def test_resume_with_another_plan_or_spec_says_how_to_go_on(tmp_path):
                               text=True, timeout=300)  # fmt: skip
         err = done.stderr.strip().splitlines()
         assert done.returncode == 2 and len(err) == 1 and says in err[0], err
+
+
+def test_a_video_cut_short_says_how_many_frames_were_missing(files):
+    import av
+    import numpy as np
+
+    clip = files / "clip.mp4"
+    with av.open(str(clip), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("libx264", rate=12, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        for i in range(40):
+            rgb = np.full((32, 48, 3), (i * 6) % 256, np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        out.mux(stream.encode(None))
+    data = clip.read_bytes()
+    clip.write_bytes(data[: len(data) * 6 // 10])  # the header (faststart) says 40 frames
+    argv = [sys.executable, "-m", "device.cli", "upscale", "clip.mp4", "o.mp4"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ESPCN_EDGE_CACHE=str(files / "cache"))
+    done = subprocess.run(argv, cwd=files, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "of the 40 frames its header declares could not be read" in done.stdout, done.stdout
