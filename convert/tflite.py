@@ -17,6 +17,7 @@ the `.tflite` and its report are written as one pair (the report holds the model
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -282,11 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     import_tensorflow_quietly()
     quiet_tensorflow(args.verbose)
+    fields = {f.name for f in dataclasses.fields(ConvertOptions)} - {"precision"}
     options = ConvertOptions(
-        args.precision or "fp32", args.io_type, args.calibration_samples, args.calibration_frames,
-        args.patch_size, args.seed, args.input_size, args.eval_images, args.pre_tanh_clamp,
-        args.fold_clip, args.exact_residual, args.float_conv1, args.space_to_depth,
-    )  # fmt: skip
+        precision=args.precision or "fp32", **{name: getattr(args, name) for name in fields}
+    )  # by field name: each flag's dest is its field's name
     existed = out.exists()
     try:
         with interruptible():

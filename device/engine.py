@@ -51,15 +51,8 @@ class EngineOptions:
             )
         if args.delegate_required and not args.delegate:
             raise CommandError("--delegate-required without --delegate: name the delegate")
-        return cls(
-            args.scale,
-            args.model,
-            args.tier or DEFAULT_TIER,
-            args.threads,
-            args.delegate,
-            args.delegate_required,
-            args.variant,
-        )
+        fields = {f.name for f in dataclasses.fields(cls)} - {"tier"}
+        return cls(tier=args.tier or DEFAULT_TIER, **{name: getattr(args, name) for name in fields})
 
     @property
     def model_path(self) -> Path:

@@ -1,6 +1,6 @@
 """Measure the int8 model's I/O type: uint8 vs int8, speed (XNNPACK) and exactness.
 
-    python -m convert.io_bench --model runs/x2/best.keras [--data DIR] [--size 320x240]
+    python benchmarks/io_bench.py --model runs/x2/best.keras [--data DIR] [--size 320x240]
 
 Converts the model twice with the same calibration and the converter's int8 graph edits
 (uint8 I/O and int8 I/O), then times
@@ -22,13 +22,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
+from convert.calibration import calibration_lr, calibration_planes  # noqa: E402
+from convert.keras_model import convert_model, load_keras  # noqa: E402
+from convert.tflite import ConvertOptions, int8_rewrites  # noqa: E402
 from espcn_edge import SAMPLES_DIR  # noqa: E402
 from espcn_edge.color import resize_bicubic  # noqa: E402
 from espcn_edge.runtime import Upscaler  # noqa: E402
-
-from .calibration import calibration_lr, calibration_planes  # noqa: E402
-from .keras_model import convert_model, load_keras  # noqa: E402
-from .tflite import ConvertOptions, int8_rewrites  # noqa: E402
 
 
 def _time(upscalers: dict[str, Upscaler], y: np.ndarray, runs: int) -> dict[str, dict]:
