@@ -66,7 +66,7 @@ def run(model_path: Path, data: Path, size: tuple[int, int], runs: int, threads:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="python -m convert.io_bench", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        prog="python benchmarks/io_bench.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     p.add_argument("--model", type=Path, required=True, help="trained .keras model")
     p.add_argument("--data", type=Path, default=Path(str(SAMPLES_DIR)), help="calibration data")
