@@ -230,14 +230,16 @@ def _video(job: Job, upscaler, crf: int = DEFAULT_CRF) -> str:
             raise
         finally:
             bar.close()
-    audio = f", {clip.audio.codec_context.name} audio copied" if clip.audio else ""
+        # read while the file is open: PyAV 18.1.1 (a Pi's) refuses a closed container's
+        fps = clip.fps
+        audio = f", {clip.audio.codec_context.name} audio copied" if clip.audio else ""
     missing = (
         f"; {declared - writer.count} of the {declared} frames its header declares could not "
         "be read (the file is cut short or damaged)"
         if declared > writer.count
         else ""
     )
-    return f"{writer.count} frames, {writer.seconds:.2f} s at {clip.fps:.3g} fps{audio}{missing}"
+    return f"{writer.count} frames, {writer.seconds:.2f} s at {fps:.3g} fps{audio}{missing}"
 
 
 def run(

@@ -295,6 +295,11 @@ class Graph:
                 f"{self.model_path}: {fixed}model cannot run on {what} ({_first(e)})"
             ) from None
 
+    @property
+    def pads_odd_sides(self) -> bool:
+        """A file converted blocked has no plain graph: it runs odd sides padded (see `run`)."""
+        return self.block > 1 and self.variant != "s2d"
+
     def __repr__(self) -> str:
         return f"Graph({str(self.model_path)!r}, scale={self.scale}, variant={self.variant!r})"
 

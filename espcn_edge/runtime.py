@@ -212,7 +212,7 @@ class Upscaler:
             tile = 0
         else:
             tile = max(tile, 2 * self.radius + 1)
-        block = 2 if self.variant == "s2d" else 1
+        block = self.graph.block  # 2 in either blocked layout: tiles cut as the whole image pads
         (rows, row_spans), (cols, col_spans) = (
             axis_tiles(h, tile, self.radius or 0, block),
             axis_tiles(w, tile, self.radius or 0, block),
@@ -229,6 +229,13 @@ class Upscaler:
         self.graph.allocate(th, tw, (h, w))
         if len(row_spans) == len(col_spans) == 1:
             yield 0, self.graph.run(y)  # the whole image: no copy
+            return
+        if self.graph.pads_odd_sides and (h % 2 or w % 2):
+            # a file converted blocked runs an odd plane padded by an edge copy: pad the whole
+            # plane so, tile it (even) and crop, so the tiles agree with the whole image
+            padded = np.pad(y, ((0, h % 2), (0, w % 2)), mode="edge")
+            for row, band in self.y_bands(padded):
+                yield row, np.ascontiguousarray(band[: s * h - row, : s * w])
             return
         for r in row_spans:
             band = np.empty((s * (r.keep_to - r.keep_from), s * w), np.uint8)
