@@ -22,7 +22,7 @@ import time
 import numpy as np
 from common import ROOT
 
-from convert.graph_edit import pack, unpack
+from espcn_edge.flatbuffer import pack, unpack
 from espcn_edge.layout import space_to_depth
 from espcn_edge.machine import describe
 from espcn_edge.tiers import TIERS, default_model_path

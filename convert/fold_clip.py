@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from espcn_edge.tflite_meta import _schema
+from espcn_edge.flatbuffer import pack, schema, unpack
 
-from .graph_edit import constant_is, pack, unpack
+from .graph_edit import constant_is
 
 
 def fold_clip(model: bytes) -> tuple[bytes, bool]:
@@ -52,7 +52,7 @@ def fold_clip(model: bytes) -> tuple[bytes, bool]:
         output = g.tensors[int(rest[1].outputs[0])]
         if not (
             (tail[1] == "QUANTIZE" and _is_unit_uint8(output))
-            or (tail[1] == "DEQUANTIZE" and output.type == _schema().TensorType.FLOAT32)
+            or (tail[1] == "DEQUANTIZE" and output.type == schema().TensorType.FLOAT32)
         ):
             continue
         # the ADD saturates on the clipped [0, 1] grid: it becomes the clip
@@ -69,7 +69,7 @@ def _is_unit_uint8(t) -> bool:
     """A uint8 tensor quantized over exactly [0, 1] (scale 1/255, zero point 0)."""
     q = t.quantization
     return (
-        t.type == _schema().TensorType.UINT8
+        t.type == schema().TensorType.UINT8
         and q is not None
         and abs(float(q.scale[0]) * 255.0 - 1.0) < 1e-6
         and int(q.zeroPoint[0]) == 0

@@ -1,27 +1,8 @@
-"""Reading and writing a converted .tflite as an object tree, for the int8 graph edits."""
+"""Constants of a converted .tflite's object tree (espcn_edge.flatbuffer), for the int8 edits."""
 
 from __future__ import annotations
 
 import numpy as np
-
-from espcn_edge.tflite_meta import _schema
-
-
-def unpack(model: bytes):
-    """(the model's object tree, the builtin operator name of each opcode index)."""
-    schema = _schema()
-    m = schema.ModelT.InitFromPackedBuf(model, 0)
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    return m, [names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in m.operatorCodes]
-
-
-def pack(m, size_hint: int = 0) -> bytes:
-    """The object tree `m` back as .tflite bytes."""
-    import flatbuffers
-
-    builder = flatbuffers.Builder(size_hint + 1024)
-    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
 
 
 def constant_is(m, tensor: int, value: float, tolerance: float) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from espcn_edge.tflite_meta import _schema
+from espcn_edge.flatbuffer import schema as tflite_schema
 
 from .keras_model import ConvertError
 
@@ -33,7 +33,7 @@ def _names(enum_class) -> dict[int, str]:
 
 def read_graph(model: bytes) -> GraphSummary:
     """Operators and tensor types of the first subgraph (what the interpreter runs)."""
-    schema = _schema()
+    schema = tflite_schema()
     m = schema.Model.GetRootAsModel(model, 0)
     op_names, type_names = _names(schema.BuiltinOperator), _names(schema.TensorType)
     codes = []

@@ -15,9 +15,10 @@ the LOGISTIC's grid shifted by 0.5, so it rounds nothing.
 
 from __future__ import annotations
 
+from espcn_edge.flatbuffer import pack, unpack
 from espcn_edge.spec import PRE_TANH_RANGE
 
-from .graph_edit import constant_is, pack, unpack
+from .graph_edit import constant_is
 
 
 def clamp_pre_tanh(model: bytes, limit: float = PRE_TANH_RANGE) -> tuple[bytes, int]:

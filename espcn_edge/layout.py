@@ -23,7 +23,9 @@ import copy
 import numpy as np
 
 from .errors import UserError
-from .tflite_meta import METADATA_NAME, _schema, add_metadata, read_metadata
+from .flatbuffer import pack, unpack
+from .flatbuffer import schema as _schema
+from .tflite_meta import METADATA_NAME, add_metadata, read_metadata
 
 BLOCK = 2  # pixels per block side
 _MAX_KERNEL = 5  # largest kernel whose block form is still 3×3
@@ -70,16 +72,12 @@ def block_kernel(kernel: np.ndarray, block: int = BLOCK) -> np.ndarray:
 def space_to_depth(model: bytes, block: int = BLOCK) -> bytes:
     """The model rewritten to run on `block`×`block` pixel blocks (see module doc)."""
     try:
-        import flatbuffers
-
         schema = _schema()
     except ImportError:  # tflite-runtime has no copy of the schema
         raise LayoutError(
             "needs ai-edge-litert's TFLite schema: pip install ai-edge-litert"
         ) from None
-    m = schema.ModelT.InitFromPackedBuf(model, 0)
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    codes = [names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in m.operatorCodes]
+    m, codes = unpack(model)
     sg = m.subgraphs[0]
     ops = list(sg.operators)
     convs = [i for i, op in enumerate(ops) if codes[op.opcodeIndex] == "CONV_2D"]
@@ -123,12 +121,11 @@ def space_to_depth(model: bytes, block: int = BLOCK) -> bytes:
     ops.insert(convs[-1] + 1, d2s)
     ops.insert(convs[0], s2d)
     sg.operators = ops
-    builder = flatbuffers.Builder(len(model) * 2 + 1024)
-    builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+    packed = pack(m, len(model) * 2)
     meta = read_metadata(model)
     meta.pop("format", None)
     meta["layout"] = {"space_to_depth": block}
-    return add_metadata(bytes(builder.Output()), meta, METADATA_NAME)
+    return add_metadata(packed, meta, METADATA_NAME)
 
 
 def _block_conv(m, sg, op, block: int, producers: dict) -> None:

@@ -22,6 +22,7 @@ import struct
 from pathlib import Path
 
 from .errors import UserError
+from .flatbuffer import pack, schema, unpack
 
 METADATA_NAME = "espcn_edge"
 FORMAT_VERSION = 1
@@ -130,33 +131,21 @@ def read_metadata(model: bytes | str | os.PathLike, name: str = METADATA_NAME) -
     return meta
 
 
-def _schema():
-    try:
-        from ai_edge_litert import schema_py_generated
-    except ImportError:  # pragma: no cover - TensorFlow's copy of the same generated code
-        from tensorflow.lite.python import schema_py_generated
-    return schema_py_generated
-
-
 def add_metadata(model: bytes, meta: dict, name: str = METADATA_NAME) -> bytes:
     """Return `model` with `meta` (JSON-serialisable) stored as metadata `name`, replacing any
     entry of that name. Needs the ``flatbuffers`` package and the generated TFLite schema."""
-    import flatbuffers
-
-    schema = _schema()
-    obj = schema.ModelT.InitFromPackedBuf(model, 0)
+    obj, _ = unpack(model)
+    s = schema()
     payload = json.dumps({"format": FORMAT_VERSION, **meta}, sort_keys=True).encode("utf-8")
-    buffer = schema.BufferT()
+    buffer = s.BufferT()
     buffer.data = list(payload)
     obj.buffers = list(obj.buffers or []) + [buffer]
-    entry = schema.MetadataT()
+    entry = s.MetadataT()
     entry.name = name
     entry.buffer = len(obj.buffers) - 1
     kept = [m for m in (obj.metadata or []) if _decode(m.name) != name]
     obj.metadata = kept + [entry]
-    builder = flatbuffers.Builder(len(model) + len(payload) + 1024)
-    builder.Finish(obj.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack(obj, len(model) + len(payload))
 
 
 def _decode(name) -> str:

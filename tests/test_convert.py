@@ -129,10 +129,9 @@ def test_float_conv1(models, tmp_path):
     from the all-int8 model's by rounding only."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from convert.graph_edit import unpack
     from convert.tflite import ConvertOptions, run
+    from espcn_edge.flatbuffer import schema, unpack
     from espcn_edge.runtime import Upscaler
-    from espcn_edge.tflite_meta import _schema
 
     out = tmp_path / "float_conv1.tflite"
     opts = ConvertOptions("int8", calibration_samples=48, calibration_frames=2, eval_images=1,
@@ -143,7 +142,7 @@ def test_float_conv1(models, tmp_path):
     assert report["drop_db"] < INT8_TOLERANCE_DB
     m, codes = unpack(out.read_bytes())
     g = m.subgraphs[0]
-    float32 = _schema().TensorType.FLOAT32
+    float32 = schema().TensorType.FLOAT32
     convs = [g.tensors[int(op.inputs[1])].type for op in g.operators
              if codes[op.opcodeIndex] == "CONV_2D"]  # fmt: skip
     assert convs[0] == float32 and float32 not in convs[1:]
@@ -172,11 +171,11 @@ def test_residual_requantized_exactly(tmp_path):
     import keras
 
     from convert.calibration import calibration_lr, calibration_planes
-    from convert.graph_edit import unpack
     from convert.keras_model import convert_model
     from convert.ranges import exact_residual
     from convert.tflite import ConvertOptions, int8_rewrites
     from espcn_edge.evaluate import evaluate_models, load_images, load_model
+    from espcn_edge.flatbuffer import unpack
     from espcn_edge.tiers import default_model_path
 
     keras_path = default_model_path(2, "standard").with_name("espcn_x2_standard.keras")
