@@ -489,30 +489,12 @@ def epochs_done(out: Path) -> int:
 
 def _train(args: argparse.Namespace, out: Path) -> int:
     try:
-        cfg = FitConfig(
+        taken = {f.name for f in dataclasses.fields(FitConfig)} - {"out", "spec", "verbose"}
+        cfg = FitConfig(  # by field name: each flag's dest is its field's name
             out=out,
-            data=args.data,
-            scale=args.scale,
             spec=parse_spec(args.spec),
-            epochs=args.epochs,
-            steps_per_epoch=args.steps_per_epoch,
-            batch_size=args.batch_size,
-            patch_size=args.patch_size,
-            lr=args.lr,
-            resume=args.resume,
-            overwrite=args.overwrite,
-            init_from=args.init_from,
-            qat=args.qat,
-            reparam=args.reparam,
-            loss=args.loss,
-            teacher=args.teacher,
-            teacher_weight=args.teacher_weight,
-            multiscale=args.multiscale,
-            xla=args.xla,
-            strategy=args.strategy,
-            device_patches=args.device_patches,
-            mixed_precision=args.mixed_precision,
             verbose=1 if sys.stdout.isatty() else 2,
+            **{name: getattr(args, name) for name in taken},
         )
         check_out(cfg)  # a bad --out is said in a second, not after TensorFlow's import
         import_tensorflow_quietly()
