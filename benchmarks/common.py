@@ -14,6 +14,22 @@ BENCHMARK_SETS = {name: SHARED / "data" / "benchmark" / name for name in ("Set5"
 PEERS = SHARED / "peers" / "opencv_dnn_superres"
 SNAPSHOTS = ROOT / "benchmarks" / "checkpoints"  # long runs' small state, committed
 STATE = ("backup", "best.keras", "last.keras", "card.json", "history.csv")
+# the layer-size studies' candidates beyond the product's named specs (espcn_edge/spec.py), ~3 k
+# to ~87 k MAC per LR pixel: a study run is named after its candidate
+STUDY_CANDIDATES = {
+    "k3-10": "3:10,3:10,3:10,3:10,3:10,3:10,3+skip",
+    "k3-16": "3:16,3:16,3:16,3:16,3:16,3:16,3+skip",
+    "k5-16-c5": "5:16,3:16,3:16,3:16,3:16,3:16,5+skip",  # SESR-M5's 5×5 sub-pixel layer
+    "k3-24-16": "3:24,3:24,3:16,3:16,3:16,3:16,3+skip",
+    "k3-32": "3:32,3:32,3:32,3:32,3:32,3:32,3+skip",
+    "k5-48-24": "5:48,3:48,3:24,3:24,3:24,3:24,3+skip",
+    "k5-64-32": "5:64,3:64,3:32,3:32,3:32,3:32,3+skip",
+}
+
+
+def spec_text(name: str) -> str:
+    """What train.fit's --spec takes for a study candidate's name (a product name as it is)."""
+    return STUDY_CANDIDATES.get(name, name)
 
 
 def training_folder() -> Path:

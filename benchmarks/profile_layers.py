@@ -18,6 +18,7 @@ import sys
 import time
 
 import numpy as np
+from common import spec_text
 
 from espcn_edge import parse_spec
 from espcn_edge.machine import cpu_info, describe
@@ -65,7 +66,7 @@ def main() -> int:
 
     from espcn_edge.model import build_espcn
 
-    spec = parse_spec(args.spec)
+    spec = parse_spec(spec_text(args.spec))
     rows = []
     for i, (k, cin, cout) in enumerate(spec._layers(args.scale), start=1):
         act = "sigmoid" if i == 7 else "tanh"

@@ -24,7 +24,7 @@ import argparse
 import subprocess
 import sys
 
-from common import ROOT, SNAPSHOTS, copy_state, finished, restore, training_folder
+from common import ROOT, SNAPSHOTS, copy_state, finished, restore, spec_text, training_folder
 
 STUDY_SPECS = ["k3-16", "k5-16", "k3-24-16", "seed-skip", "seed", "k3-32", "k5-48-24", "k5-64-32"]
 EPOCHS = 12
@@ -63,7 +63,7 @@ def main() -> int:
             print(f"{name}: done, skipping")
             continue
         cmd = [sys.executable, "-m", "train.fit", "--data", str(data), "--scale", str(args.scale),
-               "--spec", spec, "--epochs", str(epochs), "--steps-per-epoch",
+               "--spec", spec_text(spec), "--epochs", str(epochs), "--steps-per-epoch",
                str(args.steps // epochs), "--reparam", args.reparam, "--out", str(out)]  # fmt: skip
         if args.multiscale:
             cmd.append("--multiscale")

@@ -19,7 +19,7 @@ import argparse
 import sys
 import time
 
-from common import training_folder
+from common import spec_text, training_folder
 
 from espcn_edge import parse_spec
 from espcn_edge.machine import describe
@@ -41,7 +41,7 @@ def main() -> int:
     from train.data import DataGenerator
     from train.reparam import reparam_conv
 
-    spec = parse_spec(args.spec)
+    spec = parse_spec(spec_text(args.spec))
     gen = DataGenerator(training_folder(), args.scale, 48, args.batch_size)
     it = iter(gen.train_dataset())
     for _ in range(20):

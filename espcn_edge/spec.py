@@ -82,18 +82,11 @@ for _name, _text in {
     # the seed network the issues were measured on, without and with the identity path
     "seed": "5:32,3:32,3:16,3:16,3:16,3:16,3",
     "seed-skip": "5:32,3:32,3:16,3:16,3:16,3:16,3+skip",
-    # candidates of the layer-size studies (docs/benchmarks.md), ~3 k to ~87 k MAC per LR pixel
+    # the tiers' networks (espcn_edge/tiers.py); the studies' other candidates are named in
+    # benchmarks/common.py (STUDY_CANDIDATES)
     "k3-8": "3:8,3:8,3:8,3:8,3:8,3:8,3+skip",
-    "k3-10": "3:10,3:10,3:10,3:10,3:10,3:10,3+skip",
-    "k3-16": "3:16,3:16,3:16,3:16,3:16,3:16,3+skip",
     "k5-16": "5:16,3:16,3:16,3:16,3:16,3:16,3+skip",
-    # k5-16 with SESR-M5's 5×5 sub-pixel convolution in place of the 3×3 one
-    "k5-16-c5": "5:16,3:16,3:16,3:16,3:16,3:16,5+skip",
-    "k3-24-16": "3:24,3:24,3:16,3:16,3:16,3:16,3+skip",
-    "k3-32": "3:32,3:32,3:32,3:32,3:32,3:32,3+skip",
-    "k5-48-24": "5:48,3:48,3:24,3:24,3:24,3:24,3+skip",
-    "k5-64-32": "5:64,3:64,3:32,3:32,3:32,3:32,3+skip",
-    # the quality tier's candidate: ABPN's width 28 at ABPN's cost (≤ 42,300 MAC/LR px at ×3)
+    # quality's candidate: ABPN's width 28 at ABPN's cost (≤ 42,300 MAC/LR px at ×3)
     "k5-28": "5:28,3:28,3:28,3:28,3:28,3:28,3+skip",
 }.items():
     SPECS[_name] = parse_spec(_text, name=_name)
