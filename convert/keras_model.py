@@ -29,7 +29,8 @@ def load_keras(path: Path):
     from espcn_edge.model import model_scale
 
     if not path.is_file():
-        raise ConvertError(f"{path}: model file not found")
+        what = "is a folder, not a .keras model" if path.is_dir() else "model file not found"
+        raise ConvertError(f"{path}: {what}")
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types (ValueError, OSError, zipfile errors…)

@@ -63,9 +63,8 @@ def find_pairs(root: str | os.PathLike, scale: int, split: str = "train") -> lis
         raise ValueError(f"split must be 'train' or 'valid', not {split!r}")
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(
-            f"{root}: dataset folder not found (give a DIV2K root or a folder of images)"
-        )
+        what = "is a file, not a folder" if root.exists() else "dataset folder not found"
+        raise DatasetError(f"{root}: {what} (give a DIV2K root or a folder of images)")
     div2k = (root / "DIV2K_train_HR").is_dir()
     if div2k and (root / "DIV2K_valid_HR").is_dir():
         return _div2k_pairs(root, split, scale)

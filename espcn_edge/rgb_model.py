@@ -22,7 +22,10 @@ class RgbModel:
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
         self.path = Path(path)
         if not self.path.is_file():
-            raise ModelError(f"{self.path}: model file not found")
+            what = (
+                "is a folder, not a .tflite model" if self.path.is_dir() else "model file not found"
+            )
+            raise ModelError(f"{self.path}: {what}")
         _, module = interpreter_module()
         try:
             self._interp = module.Interpreter(

@@ -170,3 +170,20 @@ def test_a_video_cut_short_says_how_many_frames_were_missing(files):
     done = subprocess.run(argv, cwd=files, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "of the 40 frames its header declares could not be read" in done.stdout, done.stdout
+
+
+def test_a_folder_for_a_file_and_a_file_for_a_folder_are_named_so(files):
+    """`model file not found` for a folder and `dataset folder not found` for a file that
+    exists misled: each says what the path is."""
+    (files / "models").mkdir()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for argv, says in (
+        (["convert.tflite", "--int8", "--model", "models", "--out", "m.tflite"],
+         "models: is a folder, not a .keras model"),
+        (["train.fit", "--data", "single.jpg", "--epochs", "1", "--steps-per-epoch", "1",
+          "--out", "run"], "single.jpg: is a file, not a folder"),
+    ):  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", *argv], cwd=files, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        err = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(err) == 1 and says in err[0], err
