@@ -35,7 +35,9 @@ def load_keras(path: Path):
         model = keras.models.load_model(path, compile=False)
     except Exception as e:  # Keras raises many types (ValueError, OSError, zipfile errors…)
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ConvertError(f"{path}: cannot load Keras model ({first[:200]})") from None
+        if len(first) > 200:  # at a word's end, said so (it read "…by `load_mode`")
+            first = first[:200].rsplit(" ", 1)[0] + " …"
+        raise ConvertError(f"{path}: cannot load Keras model ({first})") from None
     try:
         return model, model_scale(model)
     except Exception as e:
