@@ -190,6 +190,34 @@ def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, delay):
     assert "interrupted" in lines[0]
 
 
+def test_a_signal_once_the_command_has_finished_changes_nothing(tmp_path):
+    """SIGINT after the output is written, while Python shuts down (held open here by an
+    atexit sleep, so the signal lands there every time): the command's own status, 0, and no
+    "interrupted" line. Left to Python the default action killed it silently (-2, seen in CI),
+    and our start-up handler would have said nothing was done."""
+    Image.new("RGB", (64, 48), (90, 60, 30)).save(tmp_path / "in.png")
+    code = (
+        "import atexit, sys, time; from device.start import main; "
+        "atexit.register(time.sleep, 3); sys.exit(main())"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    proc = subprocess.Popen([sys.executable, "-c", code, "upscale", "in.png", "out.png"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "out.png").exists():  # the rename is the command's last step
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        time.sleep(0.5)  # past main(): in the atexit sleep
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "interrupted" not in err, (proc.returncode, err)
+    assert "out.png" in out
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_ends_the_demo_in_one_line_without_its_figure_or_bench(tmp_path, signum):
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
