@@ -34,13 +34,15 @@ class WriteError(UserError, OSError):
 
 
 @contextlib.contextmanager
-def atomic_files(paths: list[str | os.PathLike], suffix: str | None = None) -> Iterator[list[Path]]:
+def atomic_files(
+    paths: list[str | os.PathLike], suffix: str | None = None, private: bool = False
+) -> Iterator[list[Path]]:
     """Yield temporary paths beside `paths`; on success flush them all, then rename each over its
     target, else delete them. A failure while writing (disk full, read-only, killed) leaves every
     old file in place, so files that belong together (a model and its report) stay a pair.
 
     Temporary files keep the target's suffix (or `suffix`) so writers that pick a format from the
-    file name (Pillow, Keras, OpenCV) still work.
+    file name (Pillow, Keras, OpenCV) still work. `private` files hold secrets (see `_flush`).
     """
     targets = [Path(p) for p in paths]
     temps: list[Path] = []
@@ -58,7 +60,7 @@ def atomic_files(paths: list[str | os.PathLike], suffix: str | None = None) -> I
         current = targets[0]
         yield temps
         for tmp, current in zip(temps, targets, strict=True):
-            _flush(tmp, current)
+            _flush(tmp, current, private)
         for tmp, current in zip(temps, targets, strict=True):
             os.replace(tmp, current)
     except WriteError:
@@ -71,22 +73,40 @@ def atomic_files(paths: list[str | os.PathLike], suffix: str | None = None) -> I
             tmp.unlink(missing_ok=True)
 
 
-def _flush(tmp: Path, target: Path) -> None:
+def _flush(tmp: Path, target: Path, private: bool = False) -> None:
     """fsync `tmp` and give it the mode a plain open() would (or the old file's): mkstemp
-    makes files 0600."""
+    makes files 0600. A `private` file gives others no access (a new one stays 0600) and keeps
+    the old file's owner and group, so the service that reads it still can."""
     with open(tmp, "rb+") as f:
         os.fsync(f.fileno())
+        try:
+            old = target.stat()
+        except FileNotFoundError:
+            mode = 0o600 if private else 0o666 & ~_UMASK
+        else:
+            mode = stat.S_IMODE(old.st_mode) & ~(0o007 if private else 0)
+            if private:
+                _keep_owner(f.fileno(), target, old)
+        os.fchmod(f.fileno(), mode)
+
+
+def _keep_owner(fd: int, target: Path, old: os.stat_result) -> None:
+    """Give the open temporary file `fd` the owner and group of `old`: root may, and so may its
+    owner when the group is one of its own. Anyone else would take the file over by the rename,
+    so nothing is written."""
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o666 & ~_UMASK
-    os.chmod(tmp, mode)
+        os.fchown(fd, old.st_uid, old.st_gid)
+    except PermissionError as e:
+        reason = f"only root or its owner can keep its owner and group {old.st_uid}:{old.st_gid}"
+        raise WriteError(target, PermissionError(e.errno, reason)) from None
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike, suffix: str | None = None, private: bool = False
+) -> Iterator[Path]:
     """`atomic_files` for one file: yield its temporary path."""
-    with atomic_files([path], suffix) as (tmp,):
+    with atomic_files([path], suffix, private) as (tmp,):
         yield tmp
 
 

@@ -8,6 +8,7 @@ import base64
 import errno
 import http.client
 import os
+import pwd
 import socket
 import ssl
 import stat
@@ -15,12 +16,13 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from test_device_view import CHROMIUM, LR, _painted, chromium_shot, start_view, tiny  # noqa: F401
 
-from device.sinks.auth import Credentials, Throttle, hash_password, read_users
+from device.sinks.auth import Credentials, Throttle, _verify, hash_password, read_users
 from device.sinks.guard import Guard, tls_context
 
 ROOT = Path(__file__).parents[1]
@@ -112,6 +114,65 @@ def test_passwd_problems_are_one_line_and_write_nothing(tmp_path):
         assert not path.exists()
 
 
+def test_concurrent_passwd_runs_keep_every_user_and_the_changed_password(tmp_path):
+    """Six users added and alice's password changed, all at once: each run reads, changes and
+    writes the file under a lock, so none undoes another's."""
+    path = tmp_path / "view.auth"
+    assert passwd(path, USER, "old password").returncode == 0
+    runs = {f"user{n}": f"password {n}" for n in range(6)} | {USER: PASSWORD}
+    with ThreadPoolExecutor(len(runs)) as pool:
+        done = list(pool.map(lambda run: passwd(path, *run), runs.items()))
+    assert [d.returncode for d in done] == [0] * len(runs), [d.stderr for d in done]
+    users = read_users(path)
+    assert sorted(users) == sorted(runs)
+    assert _verify(PASSWORD, users[USER]) and not _verify("old password", users[USER])
+
+
+def auth_file(path: Path, mode: int) -> Path:
+    """An auth file of one user (few iterations: the tests read it, they do not time it)."""
+    path.write_text(f"{USER}:{hash_password(PASSWORD, iterations=1000)}\n")
+    os.chmod(path, mode)
+    return path
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving the file to nobody needs root (CI is root)")
+def test_passwd_as_root_keeps_the_files_owner_group_and_mode(tmp_path):
+    """The service reads the file as nobody:nogroup; root adding a user must not take it away."""
+    nobody = pwd.getpwnam("nobody")
+    path = auth_file(tmp_path / "view.auth", 0o640)
+    os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    assert passwd(path, "bob", "hunter2").returncode == 0
+    kept = path.stat()
+    assert (kept.st_uid, kept.st_gid) == (nobody.pw_uid, nobody.pw_gid)
+    assert stat.S_IMODE(kept.st_mode) == 0o640 and sorted(read_users(path)) == [USER, "bob"]
+
+
+def test_passwd_keeps_the_groups_access_but_takes_away_others(tmp_path):
+    path = auth_file(tmp_path / "view.auth", 0o664)
+    assert passwd(path, "bob", "hunter2").returncode == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o660
+
+
+def listing(folder: Path) -> dict[str, object]:
+    """Each entry of `folder`: a link's target, a file's bytes and mode."""
+    return {
+        p.name: os.readlink(p) if p.is_symlink() else (p.read_bytes(), p.stat().st_mode)
+        for p in folder.iterdir()
+    }
+
+
+@pytest.mark.parametrize("target", ["missing.auth", "real.auth"])
+def test_passwd_refuses_a_symbolic_link_and_writes_nothing(tmp_path, target):
+    auth_file(tmp_path / "real.auth", 0o640)
+    link = tmp_path / "link.auth"
+    link.symlink_to(target)
+    before = listing(tmp_path)
+    done = passwd(link, "bob", "hunter2")
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert "symbolic link" in done.stderr and os.path.realpath(tmp_path / target) in done.stderr
+    assert listing(tmp_path) == before
+
+
 @pytest.mark.parametrize("bad", ["", "alice", "alice:plain", "a:pbkdf2_sha256$1$@@$x"])
 def test_a_malformed_auth_file_is_one_line_and_exit_2(tmp_path, bad):
     path = tmp_path / "view.auth"
@@ -138,6 +199,23 @@ def test_a_network_view_without_a_password_is_refused(host):
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
     for hint in ("espcn-edge passwd", "--view-auth", "--view-insecure"):
         assert hint in done.stderr
+
+
+@pytest.mark.parametrize(
+    "mode, can",
+    [(0o644, "read"), (0o602, "change"), (0o666, "read and change"), (0o640, None)],
+    ids=["0644", "0602", "0666", "0640"],
+)
+def test_the_camera_warns_once_of_an_auth_file_other_users_can_use(tmp_path, mode, can):
+    path = auth_file(tmp_path / "view.auth", mode)
+    done = camera(["--view", "127.0.0.1:0", "--view-auth", str(path)])
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("WARNING")]
+    if can is None:
+        assert warnings == []
+    else:
+        [line] = warnings
+        assert f"{path}: every local user can {can} it" in line and f"chmod o-rwx {path}" in line
 
 
 def test_every_route_asks_for_the_password(authed):

@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import os
 import sys
 import threading
@@ -26,6 +27,8 @@ from .sink import SinkError
 SCHEME = "pbkdf2_sha256"
 ITERATIONS = 600_000  # OWASP's figure for PBKDF2-SHA256
 REALM = "espcn-edge live view"
+
+log = logging.getLogger(__name__)
 
 
 def hash_password(password: str, iterations: int = ITERATIONS) -> str:
@@ -68,6 +71,21 @@ def read_users(path: Path) -> dict[str, str]:
     if not users:
         raise SinkError(f"--view-auth {path}: no users (add one: `espcn-edge passwd FILE USER`)")
     return users
+
+
+def warn_if_exposed(path: Path) -> None:
+    """One warning when users other than the owner and group can read `path` (and guess its
+    passwords offline) or change it (and let themselves in); the camera still starts."""
+    mode = os.stat(path).st_mode & 0o777
+    can = [verb for bit, verb in ((0o004, "read"), (0o002, "change")) if mode & bit]
+    if can:
+        log.warning(
+            "--view-auth %s: every local user can %s it (mode %04o); run `chmod o-rwx %s`",
+            path,
+            " and ".join(can),
+            mode,
+            path,
+        )
 
 
 def _well_formed(encoded: str) -> bool:

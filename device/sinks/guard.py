@@ -8,7 +8,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from .auth import Credentials
+from .auth import Credentials, warn_if_exposed
 from .sink import SinkError
 
 # The page's own inline style and script, its stream and stats, nothing else; never in a frame.
@@ -53,10 +53,13 @@ def make_guard(
         )
     if (cert is None) != (key is None):
         raise SinkError("--tls-cert and --tls-key go together: give both")
-    return Guard(
+    guard = Guard(
         Credentials.from_file(auth) if auth else None,
         tls_context(cert, key) if cert and key else None,
     )
+    if auth:  # once the files are known good: a bad one is the only line printed
+        warn_if_exposed(auth)
+    return guard
 
 
 def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
