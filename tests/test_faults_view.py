@@ -20,6 +20,7 @@ import random
 import re
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -50,14 +51,18 @@ STREAM_REQUEST = (
 class Camera:
     """`espcn-edge camera --source demo --view VIEW` in a child process; `port` from its log.
     The tier is pinned: `--fps` alone would let tier auto pick a different model for the probe
-    (twice the rate) than for the camera, and the paced rate would no longer be the camera's."""
+    (twice the rate) than for the camera, and the paced rate would no longer be the camera's.
+    A start that fails or times out ends the process before it raises (a fixture whose setup
+    fails gets no teardown)."""
 
-    def __init__(self, view_arg: str, log_path: Path, fps: float = FPS, extra: tuple = ()):
+    def __init__(
+        self, view_arg: str, log_path: Path, fps: float = FPS, extra: tuple = (), size="320x240"
+    ):
         self.log_path, self.fps = log_path, fps
         with log_path.open("w") as log_file:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "device.cli", "camera", "--source", "demo"]
-                + ["--fps", str(fps), "--tier", "standard", "--size", "320x240"]
+                + ["--fps", str(fps), "--tier", "standard", "--size", size]
                 + ["--view", view_arg, *extra],
                 cwd=ROOT,
                 env=dict(os.environ, PYTHONPATH=str(ROOT)),
@@ -66,12 +71,24 @@ class Camera:
                 text=True,
             )
         self.pid = self.proc.pid
-        deadline = time.monotonic() + 30
-        while not (found := re.search(r"live view on http://([\d.]+):(\d+)/", self.log())):
+        try:
+            self._started()
+        except BaseException:
+            self.proc.kill()
+            self.proc.communicate()
+            raise
+
+    def _started(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        address = r"live view on (https?)://\[?([\w.:]+?)\]?:(\d+)/"
+        while not (found := re.search(address, self.log())):
             assert self.proc.poll() is None and time.monotonic() < deadline, self.log()
             time.sleep(0.1)
-        self.host, self.port = found[1], int(found[2])
+        self.scheme, self.host, self.port = found[1], found[2], int(found[3])
+        # the test's own clients trust any certificate: they test the server, not TLS
+        self.context = ssl._create_unverified_context() if self.scheme == "https" else None
         while self.stats()["frames"] < 3:  # warmed up: model loaded, threads started
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.log()
             time.sleep(0.2)
         # the fewest over a second: the thread that served that last request may still be ending
         counts = []
@@ -93,7 +110,7 @@ class Camera:
         return fields
 
     def stats(self) -> dict:
-        return json.loads(get(self.port, "/stats.json")[1])
+        return json.loads(get(self.port, "/stats.json", self.host, self.context)[1])
 
     def snapshot(self) -> dict:
         """/stats.json plus the CPU seconds (user + system) the process has used so far."""
@@ -117,8 +134,11 @@ class Camera:
         assert "frames" in out and "Traceback" not in self.log(), self.log()
 
 
-def get(port: int, path: str, host: str = "127.0.0.1") -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(host, port, timeout=5)
+def get(port: int, path: str, host: str = "127.0.0.1", context=None) -> tuple[int, bytes]:
+    if context is None:
+        conn = http.client.HTTPConnection(host, port, timeout=5)
+    else:
+        conn = http.client.HTTPSConnection(host, port, timeout=5, context=context)
     try:
         conn.request("GET", path, headers={"Authorization": AUTHORIZATION})
         resp = conn.getresponse()
@@ -337,12 +357,12 @@ def test_serves_nothing_outside_its_page_stream_and_stats(camera):
 
 
 def test_connections_beyond_the_cap_get_503_and_the_server_recovers(camera):
+    """Every slot held by a viewer let in (a stream): one more connection gets a 503. Clients
+    not let in never hold every slot (tests/test_view_attacks.py)."""
     held = []
     try:
-        for _ in range(view.MAX_CLIENTS):  # each holds a thread, waiting for headers
-            sock = socket.create_connection(("127.0.0.1", camera.port), timeout=5)
-            sock.sendall(b"GET / HTTP/1.1\r\n")
-            held.append(sock)
+        for _ in range(view.MAX_CLIENTS):
+            held.append(open_stream(camera.port, rcvbuf=4096))
         threads = camera.status()["Threads"]
         with socket.create_connection(("127.0.0.1", camera.port), timeout=5) as extra:
             assert extra.recv(4096).startswith(b"HTTP/1.1 503 ")

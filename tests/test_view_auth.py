@@ -268,18 +268,6 @@ def test_a_right_password_elsewhere_is_served_while_someone_guesses(authed):
     guesser.join()
 
 
-def test_the_throttle_doubles_to_its_cap_and_queues_parallel_guesses():
-    throttle = Throttle()
-    waits = [throttle.failed("192.0.2.9") for _ in range(8)]  # all at once: each waits its turn
-    steps = [Throttle.BASE_S * 2**i for i in range(4)] + [Throttle.CAP_S] * 4
-    expected = [sum(steps[: i + 1]) for i in range(8)]
-    assert waits == pytest.approx(expected, abs=0.05)
-    assert sum(steps) >= 2.0
-    assert throttle.failed("192.0.2.10") == pytest.approx(Throttle.BASE_S, abs=0.05)
-    throttle.forgive("192.0.2.9")
-    assert throttle.failed("192.0.2.9") == pytest.approx(Throttle.BASE_S, abs=0.05)
-
-
 # --- Host check and headers ------------------------------------------------------------------
 
 
@@ -380,5 +368,9 @@ def test_headless_chromium_logs_in_and_sees_the_stream(authed, tmp_path):
     assert area.std() > 20
     assert pipeline.stats.frames > 0
 
-    with pytest.raises(AssertionError, match="AUTH"):  # no password: the page does not load
-        chromium_shot(f"http://127.0.0.1:{port}/", tmp_path)
+    try:  # no password: no page, no stream
+        rgb = chromium_shot(f"http://127.0.0.1:{port}/", tmp_path)
+    except AssertionError as e:  # Chromium before 150: no screenshot of a 401 at all
+        assert "AUTH" in str(e)
+    else:  # Chromium 150: a screenshot of the 401's plain text, nothing where frames would be
+        assert rgb[120 : 100 + 2 * LR[1], 10 : 2 * LR[0] - 10].std() < 5

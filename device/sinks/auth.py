@@ -3,23 +3,26 @@
 The file holds salted PBKDF2-SHA256 hashes (``pbkdf2_sha256$ITERATIONS$SALT$HASH``, base64),
 never a password. Hashing is slow on purpose, so a right password is hashed once and then known
 by a digest of it (a watcher's page, stream and stats cost nothing more); a password not seen
-yet is hashed on one thread of the lowest CPU priority, so guessing takes no CPU from the
-pipeline, and a wrong one is answered only after a delay that doubles per client address
-(`Throttle`).
+yet is hashed on one thread, so guessing takes at most one core from the pipeline, and only in
+its address's turn, which a wrong one holds for a delay that doubles (`Throttle`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
+import ipaddress
 import logging
 import os
-import sys
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .sink import SinkError
@@ -98,15 +101,23 @@ def _well_formed(encoded: str) -> bool:
         return False
 
 
-def _lowest_priority() -> None:
-    """Nice 19 for the calling thread (Linux keeps a nice value per thread; elsewhere it would
-    be the whole process's, so leave it)."""
-    if sys.platform == "linux":
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+def basic_pair(header: str | None) -> tuple[str, str] | None:
+    """(user, password) from an `Authorization: Basic …` value; None when absent or malformed
+    (not Basic, not base64, not UTF-8, no colon), which is then a failed attempt like a wrong
+    password, never an error."""
+    scheme, _, token = (header or "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:  # http.server hands headers over as latin-1 text: non-ASCII is a ValueError here
+        decoded = base64.b64decode(token.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
 
 
 class Credentials:
-    """Checks `Authorization: Basic …` values against the users of an auth file."""
+    """Checks (user, password) pairs against the users of an auth file."""
 
     def __init__(self, users: dict[str, str]):
         self.users = users
@@ -114,61 +125,124 @@ class Credentials:
         self._dummy = hash_password(os.urandom(8).hex(), iterations)  # for unknown users
         self._verified: set[bytes] = set()  # digests of (user, password) pairs already checked
         self._lock = threading.Lock()
-        self._hasher = ThreadPoolExecutor(1, "view-auth", initializer=_lowest_priority)
+        # One thread hashes, at the pipeline's priority: guessing can take at most one core,
+        # and a right password is not starved when the CPU is busy (issue 34, case 20).
+        self._hasher = ThreadPoolExecutor(1, "view-auth")
 
     @classmethod
     def from_file(cls, path: Path) -> Credentials:
         return cls(read_users(path))
 
-    def check(self, header: str | None) -> bool:
-        """Whether `header` carries a listed user's password. An unknown user costs the same
-        hashing as a known one, so timing does not tell which users exist."""
-        scheme, _, token = (header or "").partition(" ")
-        if scheme.lower() != "basic":
-            return False
-        try:
-            decoded = base64.b64decode(token.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        user, sep, password = decoded.partition(":")
-        key = hashlib.sha256(f"{user}\0{password}".encode()).digest()
+    @staticmethod
+    def _key(pair: tuple[str, str]) -> bytes:
+        return hashlib.sha256("\0".join(pair).encode()).digest()
+
+    def known(self, pair: tuple[str, str]) -> bool:
+        """Whether `pair` was verified before: no hashing, no throttle for a viewer let in."""
         with self._lock:
-            if key in self._verified:
-                return True
+            return self._key(pair) in self._verified
+
+    def verify(self, pair: tuple[str, str]) -> bool:
+        """Hash and check `pair` (seconds of CPU). An unknown user costs the same hashing as a
+        known one, so timing does not tell which users exist."""
+        user, password = pair
         encoded = self.users.get(user, self._dummy)
-        ok = self._hasher.submit(_verify, password, encoded).result() and bool(sep)
+        ok = self._hasher.submit(_verify, password, encoded).result() and user in self.users
         if ok:
             with self._lock:
-                self._verified.add(key)
+                self._verified.add(self._key(pair))
         return ok
 
 
+    def check(self, header: str | None) -> bool:
+        """Whether an `Authorization` value carries a listed user's password (no throttle)."""
+        pair = basic_pair(header)
+        return pair is not None and (self.known(pair) or self.verify(pair))
+
+
+class Busy(Exception):
+    """An address's turn to have a password checked did not come in time."""
+
+
+@dataclass
+class _Record:
+    """One address: its turn (a lock) and its failures in a row."""
+
+    turn: threading.Lock = field(default_factory=threading.Lock)
+    failures: int = 0
+    last: float = 0.0  # monotonic time of the last failure
+    users: int = 0  # requests holding or waiting for the turn
+
+
 class Throttle:
-    """Delays for failed attempts, per client address: BASE_S, doubling up to CAP_S, queued
-    one after another (parallel guesses from one address wait their turn); forgotten after a
-    right password from that address or FORGET_S without a failure."""
+    """Password checks per client address, one at a time however many connections carry them,
+    right passwords included: after the n-th failure in a row the answer, and the address's next
+    check, wait BASE_S·2^(n-1) s, at most CAP_S, so an address tries at most one password per
+    CAP_S + hashing time. Failures are forgotten FORGET_S after the last one, never by a right
+    password (many users share an address behind NAT, and all of loopback is one address).
+    IPv6 addresses count per /64, which one host can hold whole. The table keeps at most
+    MAX_ADDRESSES idle records, the one quiet longest dropped first: O(1) a failure."""
 
-    BASE_S, CAP_S, FORGET_S = 0.25, 4.0, 600.0
+    BASE_S, CAP_S, FORGET_S, MAX_ADDRESSES = 0.25, 4.0, 600.0, 4096
 
-    def __init__(self):
+    def __init__(self, max_addresses: int = MAX_ADDRESSES):
+        self.max_addresses = max_addresses
         self._lock = threading.Lock()
-        self._failures: dict[str, tuple[int, float]] = {}  # address → (count, answer due at)
+        self._records: OrderedDict[str, _Record] = OrderedDict()  # the quietest first
 
-    def failed(self, address: str) -> float:
-        """Records a failed attempt; the seconds to hold its answer from now."""
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @contextlib.contextmanager
+    def turn(self, address: str, patience: float) -> Iterator[Callable[[], None]]:
+        """Wait up to `patience` s for `address`'s turn (else Busy); inside, call the given
+        `failed()` when the password was wrong: the turn is then held for the delay."""
+        key = _address_key(address)
+        with self._lock:
+            record = self._records.get(key) or self._records.setdefault(key, _Record())
+            record.users += 1
+        try:
+            if not record.turn.acquire(timeout=max(patience, 0.0)):
+                raise Busy(address)
+            try:
+                failed: list[bool] = []
+                yield lambda: failed.append(True)
+                if failed:
+                    time.sleep(self._failed(key, record))
+            finally:
+                record.turn.release()
+        finally:
+            with self._lock:
+                record.users -= 1
+                if not record.users and not record.failures:
+                    self._records.pop(key, None)
+
+    def _failed(self, key: str, record: _Record) -> float:
+        """Count a failure; the seconds to hold the turn."""
         with self._lock:
             now = time.monotonic()
-            count, due = self._failures.get(address, (0, now))
-            if now - due > self.FORGET_S:
-                count = 0
-            due = max(due, now) + min(self.BASE_S * 2**count, self.CAP_S)
-            self._failures[address] = (count + 1, due)
-            if len(self._failures) > 4096:  # many addresses: drop the ones long quiet
-                self._failures = {
-                    a: v for a, v in self._failures.items() if now - v[1] <= self.FORGET_S
-                }
-        return due - now
+            if now - record.last > self.FORGET_S:
+                record.failures = 0
+            record.failures, record.last = record.failures + 1, now
+            self._records.move_to_end(key)
+            self._prune(now)
+            return min(self.BASE_S * 2 ** min(record.failures - 1, 32), self.CAP_S)
 
-    def forgive(self, address: str) -> None:
-        with self._lock:
-            self._failures.pop(address, None)
+    def _prune(self, now: float) -> None:
+        """Drop the quietest idle records while over the bound or forgotten; one in use moves to
+        the end (at most one per connection, so this ends)."""
+        for _ in range(len(self._records)):
+            key, record = next(iter(self._records.items()))
+            if len(self._records) <= self.max_addresses and now - record.last <= self.FORGET_S:
+                return
+            if record.users:
+                self._records.move_to_end(key)
+            else:
+                del self._records[key]
+
+
+def _address_key(address: str) -> str:
+    """An IPv4 address as is; an IPv6 one as its /64."""
+    if ":" not in address:
+        return address
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))

@@ -9,15 +9,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .auth import Credentials, warn_if_exposed
+from .page import SCRIPT_SHA256
 from .sink import SinkError
 
-# The page's own inline style and script, its stream and stats, nothing else; never in a frame.
+# The page's own script (by its hash) and style, its stream and stats, nothing else; never in a
+# frame, nor embedded by another site's page (an <img> of the stream); no versions named.
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Content-Security-Policy": f"default-src 'self'; script-src 'sha256-{SCRIPT_SHA256}'; "
     "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
 }
+HSTS = {"Strict-Transport-Security": "max-age=31536000"}  # over TLS: a browser asks for it again
+
+
+def security_headers(tls: bool) -> dict[str, str]:
+    """The headers every answer carries."""
+    return {**SECURITY_HEADERS, **HSTS} if tls else SECURITY_HEADERS
 
 
 @dataclass(frozen=True)

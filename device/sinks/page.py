@@ -4,55 +4,17 @@ With --compare the stream is bicubic | ESPCN side by side; the page labels each 
 split view (one frame, bicubic left of a slider and ESPCN right of it) and, on a click, a
 magnified crop of the same spot in both halves. Pixels are shown 1:1 unless "fit" is ticked,
 since shrinking the frames hides the very detail being compared. The state also reads from the
-address (#mode=split&at=40&zoom=0.5,0.5&fit=1), so a view can be shared or tested.
+address (#mode=split&at=40&zoom=0.5,0.5&fit=1), so a view can be shared or tested. The script
+is the same for every view (the scale and mode are attributes of the body): the CSP allows it
+by its hash and no other script.
 """
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>espcn-edge live view</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
- :root { color-scheme: dark; }
- body { margin: 0; background: #111; color: #ddd; font: 14px system-ui, sans-serif; }
- header { padding: 8px 12px; display: flex; gap: 16px; align-items: baseline; flex-wrap: wrap; }
- h1 { font-size: 16px; margin: 0; }
- #info, #stats { font-variant-numeric: tabular-nums; color: #ccc; }
- #controls { padding: 0 12px 8px; display: flex; gap: 14px; align-items: center; }
- #stage { overflow: auto; }
- .frame { position: relative; display: inline-block; vertical-align: top; cursor: zoom-in; }
- .frame img, .frame canvas { display: block; image-rendering: pixelated; background: #222; }
- body.fit .frame img, body.fit .frame canvas { max-width: 100vw; height: auto; }
- .labels { position: absolute; top: 0; left: 0; right: 0; display: flex; pointer-events: none; }
- .labels span { flex: 1; text-align: center; color: #9cf; text-shadow: 0 0 3px #000, 0 0 3px #000; }
- #split, #zoom, .compare-only, #half-labels { display: none; }
- body.compare .compare-only { display: inline; } body.compare #half-labels { display: flex; }
- body.split #split { display: inline-block; } body.split #whole { display: none; }
- #zoom.on { display: flex; gap: 4px; padding: 8px 12px; cursor: zoom-out; }
- #zoom figure { margin: 0; } #zoom figcaption { color: #9cf; text-align: center; }
- #zoom canvas { image-rendering: pixelated; border: 1px solid #555; }
- .mark { position: absolute; border: 1px solid #ff0; pointer-events: none; display: none; }
-</style></head>
-<body class="__CLASSES__">
-<header><h1>espcn-edge ×__SCALE__</h1><span id="info"></span></header>
-<div id="controls">
- <label class="compare-only"><input type="radio" name="mode" value="side" checked>
-  side by side</label>
- <label class="compare-only"><input type="radio" name="mode" value="split"> split
-  <input id="at" type="range" min="0" max="100" value="50" aria-label="split position"></label>
- <label><input id="fit" type="checkbox"> fit to window</label>
- <span>click the picture to magnify a spot</span>
-</div>
-<div id="stage">
- <div class="frame" id="whole"><img id="stream" src="/stream.mjpg" alt="live stream">
-  <div class="labels" id="half-labels"><span>bicubic</span><span>ESPCN</span></div>
-  <div class="mark"></div><div class="mark"></div></div>
- <div class="frame" id="split"><canvas id="splitview"></canvas>
-  <div class="labels"><span>← bicubic</span><span>ESPCN →</span></div>
-  <div class="mark"></div></div>
-</div>
-<div id="zoom" title="click to close"></div>
-<div style="padding: 8px 12px"><span id="stats">waiting for stats…</span></div>
-<script>
-const SCALE = __SCALE__, COMPARE = __COMPARE__, ZOOM = 4, CROP = [96, 72];
+import base64
+import hashlib
+
+SCRIPT = """
+const SCALE = Number(document.body.dataset.scale), ZOOM = 4, CROP = [96, 72];
+const COMPARE = document.body.dataset.compare === "true";
 const $ = (id) => document.getElementById(id), img = $("stream");
 const state = {mode: "side", at: 50, zoom: null};
 const fmt = (v, d = 1) => (v === null || v === undefined) ? "–" : Number(v).toFixed(d);
@@ -133,9 +95,60 @@ async function poll() {
   } catch (e) { $("stats").textContent = "stats unavailable"; }
 }
 readHash(); apply(); requestAnimationFrame(draw); poll(); setInterval(poll, 1000);
-</script>
+"""
+SCRIPT_SHA256 = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+
+PAGE = (
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>espcn-edge live view</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+ :root { color-scheme: dark; }
+ body { margin: 0; background: #111; color: #ddd; font: 14px system-ui, sans-serif; }
+ header { padding: 8px 12px; display: flex; gap: 16px; align-items: baseline; flex-wrap: wrap; }
+ h1 { font-size: 16px; margin: 0; }
+ #info, #stats { font-variant-numeric: tabular-nums; color: #ccc; }
+ #controls { padding: 0 12px 8px; display: flex; gap: 14px; align-items: center; }
+ #stage { overflow: auto; }
+ .frame { position: relative; display: inline-block; vertical-align: top; cursor: zoom-in; }
+ .frame img, .frame canvas { display: block; image-rendering: pixelated; background: #222; }
+ body.fit .frame img, body.fit .frame canvas { max-width: 100vw; height: auto; }
+ .labels { position: absolute; top: 0; left: 0; right: 0; display: flex; pointer-events: none; }
+ .labels span { flex: 1; text-align: center; color: #9cf; text-shadow: 0 0 3px #000, 0 0 3px #000; }
+ #split, #zoom, .compare-only, #half-labels { display: none; }
+ body.compare .compare-only { display: inline; } body.compare #half-labels { display: flex; }
+ body.split #split { display: inline-block; } body.split #whole { display: none; }
+ #zoom.on { display: flex; gap: 4px; padding: 8px 12px; cursor: zoom-out; }
+ #zoom figure { margin: 0; } #zoom figcaption { color: #9cf; text-align: center; }
+ #zoom canvas { image-rendering: pixelated; border: 1px solid #555; }
+ .mark { position: absolute; border: 1px solid #ff0; pointer-events: none; display: none; }
+</style></head>
+<body class="__CLASSES__" data-scale="__SCALE__" data-compare="__COMPARE__">
+<header><h1>espcn-edge ×__SCALE__</h1><span id="info"></span></header>
+<div id="controls">
+ <label class="compare-only"><input type="radio" name="mode" value="side" checked>
+  side by side</label>
+ <label class="compare-only"><input type="radio" name="mode" value="split"> split
+  <input id="at" type="range" min="0" max="100" value="50" aria-label="split position"></label>
+ <label><input id="fit" type="checkbox"> fit to window</label>
+ <span>click the picture to magnify a spot</span>
+</div>
+<div id="stage">
+ <div class="frame" id="whole"><img id="stream" src="/stream.mjpg" alt="live stream">
+  <div class="labels" id="half-labels"><span>bicubic</span><span>ESPCN</span></div>
+  <div class="mark"></div><div class="mark"></div></div>
+ <div class="frame" id="split"><canvas id="splitview"></canvas>
+  <div class="labels"><span>← bicubic</span><span>ESPCN →</span></div>
+  <div class="mark"></div></div>
+</div>
+<div id="zoom" title="click to close"></div>
+<div style="padding: 8px 12px"><span id="stats">waiting for stats…</span></div>
+<script>"""
+    + SCRIPT
+    + """</script>
 </body></html>
 """
+)
 
 
 def render(scale: int, compare: bool) -> bytes:
