@@ -206,6 +206,7 @@ def camera(request, tmp_path_factory):
     if request.param == "password":
         auth = folder / "view.auth"
         auth.write_text(f"{WATCHER}:{hash_password(PASSWORD)}\n")
+        auth.chmod(0o600)  # as `espcn-edge passwd` writes it (else the camera warns)
         extra = ("--view-auth", str(auth))
     cam = Camera("0", folder / "camera.log", fps=paced_rate(folder / "probe.log"), extra=extra)
     yield cam
