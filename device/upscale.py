@@ -15,8 +15,10 @@ Large images are run in tiles, in bounded memory, with the same result as whole.
 H.264 (MP4, or MOV/MKV by name) frame by frame, each frame at its source timestamp, the audio
 copied unchanged and the rotation kept; --crf sets their quality. Every file is written
 atomically. A file that cannot be read is reported in one line and the others are still done;
-the exit status is then 1. Ctrl-C or SIGTERM keeps the files already written, discards the one
-being written and says how far it got (exit status 130 or 143); --skip-existing continues.
+the exit status is then 1 (2 when none was). An image or video whose header declares more pixels
+than a 2 GB Pi can upscale is refused before decoding, in a line saying the limit and how to
+raise it (ESPCN_EDGE_MAX_PIXELS=N). Ctrl-C or SIGTERM keeps the files already written, discards
+the one being written and says how far it got (exit status 130 or 143); --skip-existing continues.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from PIL import Image
 
 from espcn_edge.errors import UserError
 from espcn_edge.frames import Frame, super_resolve
-from espcn_edge.imageio import IMAGE_SUFFIXES, load_photo, save_photo
+from espcn_edge.imageio import IMAGE_SUFFIXES, check_image, load_photo, save_photo
 from espcn_edge.interrupt import Interrupted
+from espcn_edge.limits import max_pixels
 from espcn_edge.paths import refuse_unwritable
 from espcn_edge.runtime import DEFAULT_TILE
 
@@ -190,6 +193,19 @@ def _check_output(job: Job) -> None:
     refuse_unwritable(str(job.dst), job.dst)
 
 
+def _header_problem(job: Job) -> str | None:
+    """Why the input cannot be read as far as its header tells (a file no reader takes, a size
+    above the limit), or None: known before any model is opened."""
+    try:
+        if job.is_video:
+            Clip(job.src).close()
+        else:
+            check_image(job.src)
+    except UserError as e:
+        return str(e)
+    return None
+
+
 def _image(job: Job, upscaler, quality: int = 95) -> tuple[str, bool]:
     """Upscale one photo into a canvas band by band (the engine's tiles), then save it.
     Returns the line to print and whether the file had more than 8 bits per sample."""
@@ -252,7 +268,8 @@ def run(
     overwrite: bool = False,
     skip_existing: bool = False,
 ) -> int:
-    """Upscale everything; returns the number of inputs that failed. `tile`: the engine's
+    """Upscale everything; returns the exit status: 0, 1 when some inputs failed and others were
+    written (or kept by `skip_existing`), 2 when every input failed. `tile`: the engine's
     largest tile side in LR pixels (None: its default, 0: whole images). On SIGINT or SIGTERM
     (see `espcn_edge.interrupt`) raises Interrupted saying how many files were written."""
     if overwrite and skip_existing:
@@ -268,14 +285,19 @@ def run(
         )
     if not 1 <= quality <= 100:
         raise CommandError(f"--quality {quality}: use 1 to 100")
+    max_pixels()  # a bad ESPCN_EDGE_MAX_PIXELS: one line for the request, not one per input
     scale = engine.declared_scale()  # the outputs are named by it; None: read by opening
     upscaler = None if scale else open_upscaler(engine)
     jobs = plan(paths, output, scale or upscaler.scale, overwrite, skip_existing)
-    upscaler = upscaler or open_upscaler(engine)  # after every input and output is checked
-    if tile is not None:
-        upscaler.tile = tile
+    for job in jobs:
+        if job.error is None and not job.skip:
+            job.error = _header_problem(job)
     skipped = sum(job.skip for job in jobs)
     todo = sum(not job.skip and job.error is None for job in jobs)
+    if todo:  # after every input and output is checked; never for nothing to do
+        upscaler = upscaler or open_upscaler(engine)
+        if tile is not None:
+            upscaler.tile = tile
     failed = written = 0
     noted = False
     bar = Progress(len(jobs), "files")
@@ -312,7 +334,7 @@ def run(
         bar.close()
     if skipped:
         print(f"{written} of {todo} written, {skipped} skipped (already there)", flush=True)
-    return failed
+    return 0 if not failed else 1 if written or skipped else 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -377,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     engine = EngineOptions.from_args(args)
-    failed = run(
+    return run(
         args.paths,
         args.output,
         engine,
@@ -387,4 +409,3 @@ def main(argv: list[str] | None = None) -> int:
         args.overwrite,
         args.skip_existing,
     )
-    return 1 if failed else 0

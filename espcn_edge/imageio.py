@@ -13,15 +13,16 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
 from .atomic import atomic_path
 from .errors import UserError
+from .limits import too_large
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
-MAX_PIXELS = 8192 * 8192  # bigger than any photo a Pi handles; guards against decompression bombs
 
 
 class ImageError(UserError, ValueError):
@@ -59,13 +60,21 @@ def to_rgb(im: Image.Image) -> np.ndarray:
 def load_rgb(path: str | os.PathLike) -> np.ndarray:
     """Load an image file as RGB uint8 H×W×3 (EXIF orientation applied), raising ImageError
     with a one-line reason."""
-    return decode_rgb(_read(path), str(path))
+    return decode_rgb(Path(path), str(path))
 
 
-def decode_rgb(data: bytes, name: str = "<bytes>") -> np.ndarray:
-    """Decode encoded image bytes to RGB uint8; `name` is used in error messages."""
+def decode_rgb(data: bytes | Path, name: str = "<bytes>") -> np.ndarray:
+    """Decode encoded image bytes (or the file at a Path) to RGB uint8; `name` is used in error
+    messages."""
     with _opened(data, name) as (im, _):
         return to_rgb(_upright(im))
+
+
+def check_image(path: str | os.PathLike) -> None:
+    """ImageError unless `path`'s header is one Pillow reads, declaring a size within the limit
+    (`espcn_edge.limits`): what can be known before any pixel is decoded."""
+    with _header(Path(path), str(path)):
+        pass
 
 
 @dataclass
@@ -93,11 +102,12 @@ class Photo:
 
 def load_photo(path: str | os.PathLike) -> Photo:
     """Load an image file as a `Photo`, raising ImageError with a one-line reason."""
-    return decode_photo(_read(path), str(path))
+    return decode_photo(Path(path), str(path))
 
 
-def decode_photo(data: bytes, name: str = "<bytes>") -> Photo:
-    """Decode encoded image bytes to a `Photo`; `name` is used in error messages."""
+def decode_photo(data: bytes | Path, name: str = "<bytes>") -> Photo:
+    """Decode encoded image bytes (or the file at a Path) to a `Photo`; `name` is used in error
+    messages."""
     with _opened(data, name) as (im, bits):
         exif = _exif(im) if "exif" in im.info else None  # JPEG, PNG, WebP (not TIFF's IFD)
         icc = im.info.get("icc_profile") or None
@@ -161,39 +171,58 @@ EXIF_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 MAX_JPEG_EXIF = 65533  # one APP1 segment; a larger EXIF is dropped rather than failing the save
 
 
-def _read(path: str | os.PathLike) -> bytes:
-    path = Path(path)
+def _file(data: bytes | Path, name: str) -> BinaryIO:
+    """The bytes, or the file opened for reading (not read: its header is checked first)."""
+    if isinstance(data, bytes):
+        return io.BytesIO(data)
     try:
-        return path.read_bytes()
+        return open(data, "rb")  # closed by _header
     except IsADirectoryError:
-        raise ImageError(f"{path}: is a directory, not an image") from None
+        raise ImageError(f"{name}: is a directory, not an image") from None
     except OSError as e:
-        raise ImageError(f"{path}: cannot read ({e.strerror or e})") from None
+        raise ImageError(f"{name}: cannot read ({e.strerror or e})") from None
 
 
 @contextlib.contextmanager
-def _opened(data: bytes, name: str) -> Iterator[tuple[Image.Image, int]]:
-    """The decoded (loaded) image and its bits per sample (`_bits`); every decoding problem
-    becomes one ImageError."""
-    if not data:
-        raise ImageError(f"{name}: empty file (0 bytes)")
+def _header(data: bytes | Path, name: str) -> Iterator[Image.Image]:
+    """The image with only its header read, its declared size within the limit; every problem,
+    then or while the caller decodes it, becomes one ImageError.
+
+    Pillow's own size check (Image.MAX_IMAGE_PIXELS) is off: it runs inside Image.open, before
+    the size can be read, warns up to twice its limit instead of refusing, and its message names
+    neither the size nor how to change it; `too_large` does all three."""
     ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > MAX_PIXELS:
-                raise ImageError(
-                    f"{name}: {im.width}×{im.height} is too large (limit {MAX_PIXELS} px)"
-                )
-            bits = _bits(im)  # before load(), which forgets the file's raw mode
-            im.load()
-            yield im, bits
-    except ImageError:
-        raise
-    except Image.DecompressionBombError:
-        raise ImageError(f"{name}: image dimensions are too large") from None
-    except (OSError, ValueError, SyntaxError, Image.UnidentifiedImageError) as e:
-        reason = "not a readable image" if isinstance(e, Image.UnidentifiedImageError) else str(e)
-        raise ImageError(f"{name}: {reason}") from None
+    Image.MAX_IMAGE_PIXELS = None
+    with _file(data, name) as fp:
+        if not fp.read(1):
+            raise ImageError(f"{name}: empty file (0 bytes)")
+        fp.seek(0)
+        try:
+            with Image.open(fp) as im:
+                if message := too_large(name, *im.size):
+                    raise ImageError(message)
+                yield im
+        except ImageError:
+            raise
+        except (OSError, ValueError, SyntaxError) as e:
+            raise ImageError(f"{name}: {_reason(e)}") from None
+
+
+def _reason(error: Exception) -> str:
+    """Pillow's exception in words a user can act on."""
+    if isinstance(error, Image.UnidentifiedImageError):
+        return "not a readable image"
+    return str(error)
+
+
+@contextlib.contextmanager
+def _opened(data: bytes | Path, name: str) -> Iterator[tuple[Image.Image, int]]:
+    """The decoded (loaded) image and its bits per sample (`_bits`); every problem becomes one
+    ImageError."""
+    with _header(data, name) as im:
+        bits = _bits(im)  # before load(), which forgets the file's raw mode
+        im.load()
+        yield im, bits
 
 
 def _exif(im: Image.Image) -> Image.Exif | None:

@@ -14,13 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import png_bytes
 from PIL import Image
 
 ROOT = Path(__file__).parents[1]
 
 
-def espcn_edge(tmp_path: Path, *args: str) -> tuple[int, list[str]]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), ESPCN_EDGE_CACHE=str(tmp_path / "cache"))
+def espcn_edge(tmp_path: Path, *args: str, **env: str) -> tuple[int, list[str]]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ESPCN_EDGE_CACHE=str(tmp_path / "cache"), **env)
     done = subprocess.run([sys.executable, "-m", "device.cli", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     return done.returncode, done.stderr.strip().splitlines()
@@ -187,3 +188,79 @@ def test_a_folder_for_a_file_and_a_file_for_a_folder_are_named_so(files):
                               capture_output=True, text=True, timeout=300)  # fmt: skip
         err = done.stderr.strip().splitlines()
         assert done.returncode == 2 and len(err) == 1 and says in err[0], err
+
+
+# -- sizes declared in a header (issue 34, case 4) ---------------------------------------------
+
+
+def black_video(path: Path, size: tuple[int, int], codec: str = "libx264") -> Path:
+    """A real one-frame video at `size` (4200×4000 in H.264: 50 kB, 0.3 s to make)."""
+    import av
+
+    options = {"preset": "ultrafast", "tune": "zerolatency", "threads": "1"}
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=10, options=options if codec == "libx264" else {})
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        frame = av.VideoFrame(*size, "yuv420p")
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        frame.pts = 0
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+def over_the_limit(name: str, width: int, height: int) -> str:
+    return (
+        f"{name}: declares {width}×{height} pixels, above the limit of 16,777,216; if this "
+        f"machine has the memory, set ESPCN_EDGE_MAX_PIXELS={width * height} to read it"
+    )
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["huge.png", "o.png"], over_the_limit("huge.png", 60000, 60000)),
+        (["shots", "-o", "out"], over_the_limit("shots/huge.png", 60000, 60000)),
+        (["big.mp4", "o.mp4"], over_the_limit("big.mp4", 4200, 4000)),
+    ],
+)
+def test_upscale_refuses_a_declared_size_above_the_limit_before_decoding(files, args, says):
+    """A PNG of 65 bytes whose IHDR declares 60000×60000 (10 GB of RGB) was refused by Pillow's
+    DecompressionBombError as 'image dimensions are too large' (no size, no limit, no way on),
+    exit 1; a video's frames were decoded whatever size its stream declared."""
+    (files / "huge.png").write_bytes(png_bytes(60000, 60000))
+    (files / "shots").mkdir()
+    (files / "shots" / "huge.png").write_bytes(png_bytes(60000, 60000))
+    black_video(files / "big.mp4", (4200, 4000))
+    before = sorted(p.name for p in files.rglob("*"))
+    status, err = espcn_edge(files, "upscale", *args)
+    assert status == 2 and err == [f"espcn-edge upscale: {says}"], err
+    assert sorted(p.name for p in files.rglob("*")) == before  # no model opened, nothing written
+
+
+def test_camera_refuses_a_source_above_the_limit_before_the_model(files):
+    black_video(files / "big.mp4", (4200, 4000))
+    status, err = espcn_edge(files, "camera", "--source", "video:big.mp4", "--frames", "1")
+    assert status == 2 and err == [
+        f"espcn-edge camera: {over_the_limit('video:big.mp4', 4200, 4000)}"
+    ]
+    assert not (files / "cache").exists()  # said before the model was opened or timed
+    (files / "shots").mkdir()
+    (files / "shots" / "huge.png").write_bytes(png_bytes(60000, 60000))
+    status, err = espcn_edge(files, "camera", "--source", "images:shots", "--record", "rec.mp4")
+    assert status == 2 and over_the_limit("shots/huge.png", 60000, 60000) in err[-2], err
+    assert "images:shots: no frame could be read, nothing recorded" in err[-1]
+    assert not (files / "rec.mp4").exists()
+
+
+def test_the_limit_is_raised_as_its_line_says(files):
+    status, err = espcn_edge(files, "upscale", "single.jpg", "o.png", ESPCN_EDGE_MAX_PIXELS="1000")
+    assert status == 2 and err[-1].endswith("set ESPCN_EDGE_MAX_PIXELS=1200 to read it"), err
+    status, err = espcn_edge(files, "upscale", "single.jpg", "o.png", ESPCN_EDGE_MAX_PIXELS="1200")
+    assert status == 0 and Image.open(files / "o.png").size == (80, 60), err
+    status, err = espcn_edge(files, "upscale", "single.jpg", "p.png", ESPCN_EDGE_MAX_PIXELS="lots")
+    assert status == 2 and err == [
+        "espcn-edge upscale: ESPCN_EDGE_MAX_PIXELS='lots': expected a whole number of pixels "
+        "above 0 (the default is 16777216)"
+    ], err

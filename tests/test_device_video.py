@@ -153,7 +153,7 @@ def test_audio_the_container_cannot_hold_is_one_line_and_mkv_keeps_it(tiny, tmp_
         out.mux(audio.encode(sound))
         out.mux(video.encode(None))
         out.mux(audio.encode(None))
-    assert cli(["upscale", str(clip), "--model", str(tiny)]) == 1
+    assert cli(["upscale", str(clip), "--model", str(tiny)]) == 2  # its only input: none done
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "pcm_u8 audio cannot be copied unchanged into .mp4; name the output .mkv" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.avi"]  # nothing half-written
@@ -255,6 +255,37 @@ def test_video_source_reads_an_mp4_with_audio(tmp_path):
     assert len(frames) == FRAMES and frames[0].size == SIZE
     rgb = ycbcr_to_rgb(frames[5].y, frames[5].cb, frames[5].cr).astype(int)
     assert np.abs(rgb - picture(5)).mean() < 6
+
+
+def one_frame(path: Path, size: tuple[int, int], codec: str = "libx264", fmt: str | None = None):
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
+        frame = av.VideoFrame.from_ndarray(picture(0, size), format="rgb24")
+        frame.pts = 0
+        out.mux(stream.encode(frame.reformat(format="yuv420p")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_a_codec_that_sizes_its_frames_by_decoding_one_is_refused_within_the_limit(
+    tmp_path, monkeypatch
+):
+    """MPEG-4 Part 2 learns its size from a frame: FFmpeg's probe, let decode none above the
+    limit, then reports 0×0, which is refused rather than decoded at whatever size it is."""
+    from device.sources import Clip, SourceError
+
+    clip = one_frame(tmp_path / "clip.mp4", SIZE, "mpeg4")
+    monkeypatch.setenv("ESPCN_EDGE_MAX_PIXELS", "1000")
+    with pytest.raises(SourceError) as e:
+        Clip(clip)
+    assert str(e.value) == (
+        f"{clip}: FFmpeg finds no frame size within the limit of 1,000 pixels: its frames are "
+        "larger (ESPCN_EDGE_MAX_PIXELS raises the limit) or damaged"
+    )
+    monkeypatch.setenv("ESPCN_EDGE_MAX_PIXELS", str(SIZE[0] * SIZE[1]))
+    with Clip(clip) as within:
+        assert [(f.width, f.height) for f in within.frames()] == [SIZE]
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

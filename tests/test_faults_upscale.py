@@ -232,7 +232,7 @@ def test_disk_full_mid_write_keeps_the_earlier_output_and_leaves_no_temp_file(
 
     monkeypatch.setattr(Image.Image, "save", save_then_disk_full)
     again = ["upscale", str(two_photos), str(out), "--model", str(tiny), "--overwrite"]
-    assert _cli(again) == 1
+    assert _cli(again) == 2  # no file written: 1 is for a batch that wrote some
     errors = [e for e in capsys.readouterr().err.splitlines() if e.startswith(PREFIX)]
     assert len(errors) == 2 and all("No space left on device" in e for e in errors), errors
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # intact, no temp files

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from espcn_edge.color import resize_bicubic
 from espcn_edge.frames import Frame
+from espcn_edge.limits import MAX_PIXELS_ENV, max_pixels, too_large
 
 from .source import Source, SourceError
 
@@ -38,14 +39,18 @@ class Clip:
         self.path = Path(path)
         if not self.path.is_file():
             raise SourceError(f"{self.path}: no such file")
+        bound = {"max_pixels": str(max_pixels())}  # FFmpeg's probe decodes no frame above it
         try:
-            self.container = av.open(str(self.path))
+            self.container = av.open(str(self.path), options=bound)
         except (av.FFmpegError, UnicodeDecodeError) as e:
             raise SourceError(f"{self.path}: not a video file FFmpeg can read ({e})") from None
         if not self.container.streams.video:
             self.close()
             raise SourceError(f"{self.path}: has no video stream")
         self.video = self.container.streams.video[0]
+        if problem := _size_problem(self.path, self.video.codec_context):
+            self.close()
+            raise SourceError(problem)
         self.video.thread_type = "AUTO"  # frame threads: decoding keeps up with the model
         audio = self.container.streams.audio
         self.audio = audio[0] if audio else None
@@ -106,6 +111,18 @@ class Clip:
         self.close()
 
 
+def _size_problem(path: Path, context) -> str | None:
+    """Why the frames the stream declares are not decoded, or None. A codec that learns its size
+    only by decoding a frame reports 0×0 when the probe was not let decode one (av.open's
+    `max_pixels`): its frames are larger than the limit, or damaged."""
+    if context.width and context.height:
+        return too_large(str(path), context.width, context.height)
+    return (
+        f"{path}: FFmpeg finds no frame size within the limit of {max_pixels():,} pixels: its "
+        f"frames are larger ({MAX_PIXELS_ENV} raises the limit) or damaged"
+    )
+
+
 def _display_matrix(frame) -> list[int]:
     """The frame's 3×3 display matrix (FFmpeg's int32 layout), identity when it has none."""
     from av.sidedata.sidedata import Type
@@ -134,18 +151,22 @@ class VideoSource(Source):
         if not self.path.is_file():
             what = "a folder, not a video file" if self.path.is_dir() else "no such file"
             raise SourceError(f"video:{self.path}: {what}")
+        self._open().close()  # its header: a frame size above the limit, said before the model
 
     def start(self) -> None:
         super().start()
-        try:
-            self._clip = Clip(self.path)
-        except SourceError as e:
-            raise SourceError(f"video:{e}") from None
+        self._clip = self._open()
         self.file_fps = self._clip.fps
         self.frame_count = self._clip.frame_count
         if self.realtime and 0 < self.file_fps < 240:
             self.fps = self.file_fps
         self._frames = self._clip.frames()
+
+    def _open(self) -> Clip:
+        try:
+            return Clip(self.path)
+        except SourceError as e:
+            raise SourceError(f"video:{e}") from None
 
     def _read(self) -> Frame | None:
         t0 = time.perf_counter()
