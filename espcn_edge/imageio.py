@@ -208,10 +208,16 @@ def _header(data: bytes | Path, name: str) -> Iterator[Image.Image]:
             raise ImageError(f"{name}: {_reason(e)}") from None
 
 
+# Pillow's words for a file that ends before its picture does (PNG/JPEG/TIFF/BMP/PPM; WebP's)
+_TRUNCATED = ("image file is truncated", "Truncated File Read", "could not create decoder object")
+
+
 def _reason(error: Exception) -> str:
     """Pillow's exception in words a user can act on."""
     if isinstance(error, Image.UnidentifiedImageError):
         return "not a readable image"
+    if str(error).startswith(_TRUNCATED):
+        return "truncated or damaged: the file ends before the picture is complete"
     return str(error)
 
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import png_bytes
 from PIL import Image
@@ -264,3 +265,23 @@ def test_the_limit_is_raised_as_its_line_says(files):
         "espcn-edge upscale: ESPCN_EDGE_MAX_PIXELS='lots': expected a whole number of pixels "
         "above 0 (the default is 16777216)"
     ], err
+
+
+# -- misleading lines (issue 34, case 13) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["cut.png", "cut.jpg"])
+def test_a_truncated_image_says_so_in_one_line(files, name):
+    """A photo cut to half its bytes said Pillow's 'image file is truncated (0 bytes not
+    processed)', exit 1 although nothing was written."""
+    noise = np.random.default_rng(0).integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(files / name)
+    data = (files / name).read_bytes()
+    (files / name).write_bytes(data[: len(data) // 2])
+    status, err = espcn_edge(files, "upscale", name, "o.png")
+    lines = [line for line in err if line.startswith("espcn-edge upscale:")]
+    assert status == 2 and lines == [
+        f"espcn-edge upscale: {name}: truncated or damaged: the file ends before the picture "
+        "is complete"
+    ], err
+    assert not (files / "o.png").exists()
