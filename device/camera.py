@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from espcn_edge.commandline import parse_size, positive_float, positive_int
+from espcn_edge.errors import UserError
 from espcn_edge.interrupt import stop_on_signals
 from espcn_edge.tiers import DEFAULT_TIER
 
@@ -46,10 +47,12 @@ def run(
     frames: int | None = None,
     fps: float | None = None,
     overwrite: bool = False,
+    stats: Stats | None = None,
 ) -> Stats:
     """Stream until `frames` frames, the source's end, Ctrl-C or SIGTERM; returns the stats.
     `engine.tier` "auto": the best tier that holds `fps` here (device/autotier.py);
-    `guard`: the view's password and TLS (default: open, plain HTTP, loopback only)."""
+    `guard`: the view's password and TLS (default: open, plain HTTP, loopback only); `stats`:
+    the caller's, to say what a run that fails mid-stream did."""
     address = parse_address(view) if view else None
     if record:
         claim_target(record, overwrite, (source_path(source), engine.model))
@@ -73,7 +76,7 @@ def run(
             upscaler = pick.upscaler
     else:
         upscaler = open_upscaler(engine, src.size)
-    stats = Stats()
+    stats = Stats() if stats is None else stats
     stats.info = {
         "backend": upscaler.backend,
         "model": upscaler.model_path.name,
@@ -187,26 +190,33 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     _refuse_meaningless(args)
     tier = args.tier or ("auto" if args.fps and not args.model else DEFAULT_TIER)
-    stats = run(
-        source=args.source,
-        size=args.size,
-        engine=dataclasses.replace(EngineOptions.from_args(args), tier=tier),
-        view=args.view,
-        guard=make_guard(
-            parse_address(args.view)[0],
-            args.view_auth,
-            args.view_insecure,
-            args.tls_cert,
-            args.tls_key,
+    stats = Stats()
+    try:
+        run(
+            source=args.source,
+            size=args.size,
+            engine=dataclasses.replace(EngineOptions.from_args(args), tier=tier),
+            view=args.view,
+            guard=make_guard(
+                parse_address(args.view)[0],
+                args.view_auth,
+                args.view_insecure,
+                args.tls_cert,
+                args.tls_key,
+            )
+            if args.view
+            else None,
+            compare=args.compare,
+            window=args.window,
+            record=args.record,
+            frames=args.frames,
+            fps=args.fps,
+            overwrite=args.overwrite,
+            stats=stats,
         )
-        if args.view
-        else None,
-        compare=args.compare,
-        window=args.window,
-        record=args.record,
-        frames=args.frames,
-        fps=args.fps,
-        overwrite=args.overwrite,
-    )
+    except (UserError, OSError):  # a full disk mid-recording: the summary, then the one line
+        if stats.frames:
+            print(stats.summary())
+        raise
     print(stats.summary())
     return 0

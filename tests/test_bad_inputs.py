@@ -7,8 +7,10 @@ line saying what, which file and what to do, and nothing written.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -285,3 +287,26 @@ def test_a_truncated_image_says_so_in_one_line(files, name):
         "is complete"
     ], err
     assert not (files / "o.png").exists()
+
+
+def test_a_recording_that_fills_the_disk_names_it_once_after_the_summary(files):
+    """The disk filling up mid-recording said `--record rec2.mp4: rec2.mp4: cannot write the video
+    ([Errno 28] No space left on device: '….rec2.mp4.9rl725bi.mp4')` and no summary. Simulated
+    without root by a file size limit (RLIMIT_FSIZE): the same failure with EFBIG."""
+    import resource
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    argv = [sys.executable, "-m", "device.cli", "camera", "--source", "demo", "--size",
+            "160x120", "--record", "rec2.mp4", "--frames", "60"]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ESPCN_EDGE_CACHE=str(files / "cache"))
+    done = subprocess.run(argv, cwd=files, env=env, capture_output=True, text=True, timeout=120,
+                          preexec_fn=small_files)  # fmt: skip
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("INFO")]
+    reason = os.strerror(errno.EFBIG)
+    assert done.returncode == 2 and errors == [
+        f"espcn-edge camera: --record rec2.mp4: cannot write the video ({reason})"
+    ], done.stderr
+    assert re.match(r"\d+ frames?, .* fps", done.stdout), done.stdout  # the run's summary
+    assert sorted(p.name for p in files.iterdir()) == ["cache", "single.jpg"]  # no temp file

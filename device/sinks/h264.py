@@ -25,7 +25,7 @@ import numpy as np
 from espcn_edge.atomic import atomic_path
 from espcn_edge.color import resize_bicubic
 
-from ..sources.video import PYAV_HINT
+from ..sources.video import PYAV_HINT, ffmpeg_reason
 from .sink import SinkError
 
 log = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ class H264Writer:
         try:
             yield
         except self._av.FFmpegError as e:
-            raise SinkError(f"{self.target}: cannot write the video ({e})") from None
+            raise SinkError(f"{self.target}: cannot write the video ({ffmpeg_reason(e)})") from None
 
     def abort(self) -> None:
         """Stop writing and delete the temporary file; the target is left as it was."""

@@ -15,6 +15,7 @@ import queue
 import threading
 from pathlib import Path
 
+from espcn_edge.atomic import WriteError
 from espcn_edge.color import ycbcr_to_rgb
 from espcn_edge.frames import Result
 from espcn_edge.imageio import save_rgb
@@ -98,7 +99,7 @@ class RecordSink(Sink):
     def output(self, result: Result) -> None:
         if self._error is not None and not self._reported:
             self._reported = True
-            raise SinkError(f"--record {self.target}: {self._error}")
+            raise self._failed(self._error)
         if self._writer is None:
             rgb = ycbcr_to_rgb(*view_planes(result, self.compare, full=True))
             if self.count == 0 and self.replace:
@@ -143,6 +144,12 @@ class RecordSink(Sink):
         self._writer.write(*view_planes(result, self.compare), pts, round(duration / tick))
         self.count += 1
 
+    def _failed(self, error: BaseException) -> SinkError:
+        """The encoder's error as the one line: the writer's own errors (SinkError, WriteError)
+        already begin with the target, so it is named once."""
+        named = isinstance(error, SinkError | WriteError)
+        return SinkError(f"--record {error}" if named else f"--record {self.target}: {error}")
+
     def stop(self) -> None:
         """Finish the queued frames, then finalise the video (rename it into place)."""
         if self._thread is None:
@@ -158,7 +165,7 @@ class RecordSink(Sink):
             self._writer.abort()
             if not self._reported:
                 self._reported = True
-                raise SinkError(f"--record {self.target}: {e}") from None
+                raise self._failed(e) from None
             return
         if self.count:
             log.info(

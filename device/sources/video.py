@@ -43,7 +43,8 @@ class Clip:
         try:
             self.container = av.open(str(self.path), options=bound)
         except (av.FFmpegError, UnicodeDecodeError) as e:
-            raise SourceError(f"{self.path}: not a video file FFmpeg can read ({e})") from None
+            reason = ffmpeg_reason(e) if isinstance(e, av.FFmpegError) else e
+            raise SourceError(f"{self.path}: not a video file FFmpeg can read ({reason})") from None
         if not self.container.streams.video:
             self.close()
             raise SourceError(f"{self.path}: has no video stream")
@@ -95,7 +96,7 @@ class Clip:
                     next_pts = frame.pts + frame.duration
                     yield frame, None
         except self._error as e:
-            raise SourceError(f"{self.path}: cannot decode ({e})") from None
+            raise SourceError(f"{self.path}: cannot decode ({ffmpeg_reason(e)})") from None
 
     def frames(self) -> Iterator[object]:
         """The decoded video frames only."""
@@ -109,6 +110,13 @@ class Clip:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def ffmpeg_reason(error) -> str:
+    """An FFmpeg error's reason without the file name PyAV appends (a writer's is its temporary
+    file's): each message names its file once, itself."""
+    log = f"; {error.log[2].strip()}" if error.log else ""
+    return f"{error.strerror or type(error).__name__}{log}"
 
 
 def _size_problem(path: Path, context) -> str | None:
