@@ -10,17 +10,18 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageOps
 
 from .atomic import atomic_path
 from .errors import UserError
-from .limits import too_large
+from .limits import max_pixels, refusal, too_large
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
@@ -188,11 +189,13 @@ def _header(data: bytes | Path, name: str) -> Iterator[Image.Image]:
     """The image with only its header read, its declared size within the limit; every problem,
     then or while the caller decodes it, becomes one ImageError.
 
-    Pillow's own size check (Image.MAX_IMAGE_PIXELS) is off: it runs inside Image.open, before
-    the size can be read, warns up to twice its limit instead of refusing, and its message names
-    neither the size nor how to change it; `too_large` does all three."""
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    Image.MAX_IMAGE_PIXELS = None
+    Pillow's own check (Image.MAX_IMAGE_PIXELS, 89 MP by default) runs inside Image.open and
+    refuses past twice its limit, before the size can be read here: its refusal becomes our
+    line. It is raised to our limit when ESPCN_EDGE_MAX_PIXELS asks for more, and otherwise left
+    as the process has it: the library switches off no protection of its caller's."""
+    limit = max_pixels()
+    if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < limit:
+        Image.MAX_IMAGE_PIXELS = limit
     with _file(data, name) as fp:
         if not fp.read(1):
             raise ImageError(f"{name}: empty file (0 bytes)")
@@ -204,6 +207,9 @@ def _header(data: bytes | Path, name: str) -> Iterator[Image.Image]:
                 yield im
         except ImageError:
             raise
+        except Image.DecompressionBombError as e:  # "Image size (N pixels) exceeds limit of …"
+            pixels = int(re.search(r"\((\d+) pixels\)", str(e))[1])
+            raise ImageError(refusal(name, f"{pixels:,}", pixels)) from None
         except (OSError, ValueError, SyntaxError) as e:
             raise ImageError(f"{name}: {_reason(e)}") from None
 

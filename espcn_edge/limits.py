@@ -39,10 +39,14 @@ def max_pixels() -> int:
 def too_large(name: str, width: int, height: int) -> str | None:
     """The one line refusing `name` when its declared width × height exceeds the limit (the
     caller raises it as its own error), else None."""
-    limit = max_pixels()
-    if width * height <= limit:
+    if width * height <= max_pixels():
         return None
+    return refusal(name, f"{width}×{height}", width * height)
+
+
+def refusal(name: str, size: str, pixels: int) -> str:
+    """The line refusing `name`, which declares `size` (`pixels` in all)."""
     return (
-        f"{name}: declares {width}×{height} pixels, above the limit of {limit:,}; if this "
-        f"machine has the memory, set {MAX_PIXELS_ENV}={width * height} to read it"
+        f"{name}: declares {size} pixels, above the limit of {max_pixels():,}; if this "
+        f"machine has the memory, set {MAX_PIXELS_ENV}={pixels} to read it"
     )

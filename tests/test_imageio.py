@@ -171,3 +171,17 @@ def test_failed_atomic_write_leaves_the_old_file_and_no_temp(tmp_path):
         raise RuntimeError("killed while writing")
     assert target.read_text() == "old model"
     assert [p.name for p in tmp_path.iterdir()] == ["best.keras"]
+
+
+def test_reading_leaves_pillows_own_limits_to_the_caller(tmp_path, monkeypatch):
+    """The library checks sizes itself; a caller's Pillow settings (its decompression-bomb
+    limit, its choice about truncated files) are not switched off by reading through it."""
+    from PIL import Image, ImageFile
+
+    from espcn_edge.imageio import load_rgb
+
+    Image.new("RGB", (8, 6)).save(tmp_path / "a.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 89_478_485)
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    assert load_rgb(tmp_path / "a.png").shape == (6, 8, 3)
+    assert Image.MAX_IMAGE_PIXELS == 89_478_485 and ImageFile.LOAD_TRUNCATED_IMAGES is True
