@@ -373,6 +373,22 @@ def test_a_stalled_request_ends_at_its_deadline_not_at_a_read_timeout(kind, guar
     assert len(first) == 4 and all(doors.HEAD_S - 0.5 < t < doors.HEAD_S + 1.0 for t in first)
 
 
+def test_failed_tls_handshakes_give_their_slots_back(guarded_tls):
+    """More plain-HTTP connections than there are slots, each failing its TLS handshake:
+    every slot is given back, so a viewer still gets in (a handshake that fails raises in the
+    handler's setup, after which the standard library calls no finish())."""
+    for _ in range(doors.MAX_CLIENTS + 16):
+        with socket.create_connection(("127.0.0.1", guarded_tls.port), timeout=10) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            try:
+                while sock.recv(4096):
+                    pass
+            except OSError:  # reset: the server dropped the non-TLS client
+                pass
+    time.sleep(doors.HEAD_S + 1)  # past every deadline: no waiting connection left to cut
+    assert request(guarded_tls, headers={"Authorization": AUTHORIZATION})[0] == 200
+
+
 # --- 4. no tracebacks, no log flood -------------------------------------------------------------
 
 

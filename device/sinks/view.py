@@ -177,12 +177,6 @@ class _Handler(BaseHTTPRequestHandler):
         except HeadTooLarge:
             self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
 
-    def finish(self):
-        try:
-            super().finish()
-        finally:
-            self.server.doors.leave(self.connection)
-
     def send_error(self, code, message=None, explain=None):
         """Every error the standard library answers (400, 414, 431, 501, 505…): our plain page
         and headers, then close (what follows a bad request cannot be trusted)."""
@@ -332,11 +326,16 @@ class _Server(ThreadingHTTPServer):
             raise
 
     def process_request_thread(self, request, client_address):
-        if self.guard.tls is not None:  # the handshake itself: in the handler's setup()
-            request = self.guard.tls.wrap_socket(
-                request, server_side=True, do_handshake_on_connect=False
-            )
-        super().process_request_thread(request, client_address)
+        """The connection's thread; its slot given back however it ends (a TLS handshake that
+        fails raises in the handler's setup(), after which no finish() is called)."""
+        try:
+            if self.guard.tls is not None:  # the handshake itself: in the handler's setup()
+                request = self.guard.tls.wrap_socket(
+                    request, server_side=True, do_handshake_on_connect=False
+                )
+            super().process_request_thread(request, client_address)
+        finally:
+            self.doors.leave(request)
 
     def service_actions(self):
         """Between accepts (every poll interval): cut the requests past their deadline."""
