@@ -332,8 +332,9 @@ def run(
         ) from None
     finally:
         bar.close()
-    if skipped:
-        print(f"{written} of {todo} written, {skipped} skipped (already there)", flush=True)
+    if skipped:  # "0 of 0 written" when there was nothing to do said nothing
+        done = f"{written} of {todo} written, " if todo else ""
+        print(f"{done}{skipped} skipped (already there)", flush=True)
     return 0 if not failed else 1 if written or skipped else 2
 
 

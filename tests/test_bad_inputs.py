@@ -311,3 +311,14 @@ def test_a_recording_that_fills_the_disk_names_it_once_after_the_summary(files):
     ], done.stderr
     assert re.match(r"\d+ frames?, .* fps", done.stdout), done.stdout  # the run's summary
     assert sorted(p.name for p in files.iterdir()) == ["cache", "single.jpg"]  # no temp file
+
+
+def test_skip_existing_with_nothing_left_to_do_says_so_plainly(files):
+    """Issue 34, case 18: it printed `0 of 0 written, 1 skipped`."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ESPCN_EDGE_CACHE=str(files / "cache"))
+    argv = [sys.executable, "-m", "device.cli", "upscale", "single.jpg", "-o", "out"]
+    first = subprocess.run(argv, cwd=files, env=env, capture_output=True, text=True, timeout=120)
+    again = subprocess.run([*argv, "--skip-existing"], cwd=files, env=env, capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    assert first.returncode == 0 == again.returncode, again.stderr
+    assert again.stdout.splitlines()[-1] == "1 skipped (already there)", again.stdout
