@@ -153,7 +153,6 @@ class Credentials:
                 self._verified.add(self._key(pair))
         return ok
 
-
     def check(self, header: str | None) -> bool:
         """Whether an `Authorization` value carries a listed user's password (no throttle)."""
         pair = basic_pair(header)
