@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 from test_faults_view import AUTHORIZATION, PASSWORD, WATCHER, Camera
-from test_view_auth import basic, certificate  # noqa: F401
+from test_view_auth import basic, certificate, raw  # noqa: F401
+from test_view_auth import request as get
 
 from device.sinks import doors
 from device.sinks.auth import Busy, Throttle, _verify, hash_password
@@ -64,31 +65,8 @@ def guarded_tls(tmp_path_factory, certificate):  # noqa: F811
 
 
 def request(cam: Camera, path="/stats.json", headers=None, source="127.0.0.1", timeout=15.0):
-    """(status, headers) of one GET from the loopback address `source`."""
-    kwargs = {"timeout": timeout, "source_address": (source, 0)}
-    if cam.context is None:
-        conn = http.client.HTTPConnection(cam.host, cam.port, **kwargs)
-    else:
-        conn = http.client.HTTPSConnection(cam.host, cam.port, context=cam.context, **kwargs)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status, resp.getheaders()
-    finally:
-        conn.close()
-
-
-def raw(cam: Camera, data: bytes, source="127.0.0.1") -> bytes:
-    """The whole reply to `data` on a plain connection (until the server closes)."""
-    reply = b""
-    with socket.create_connection(
-        (cam.host, cam.port), timeout=15, source_address=(source, 0)
-    ) as s:
-        s.sendall(data)
-        while chunk := s.recv(65536):
-            reply += chunk
-    return reply
+    """(status, headers) of one GET to `cam` from the loopback address `source`."""
+    return get(cam.port, path, headers, source, cam.context, cam.host, timeout)[:2]
 
 
 def new_lines(cam: Camera, since: int) -> list[str]:
@@ -405,7 +383,7 @@ def test_malformed_requests_are_answered_plainly_and_logged_sparingly(guarded):
     def attack(k: int):
         for j in range(6):  # each from its own address: the throttle's first delay each
             t0 = time.monotonic()
-            replies.append(raw(cam, bad, source=f"127.9.{k}.{j + 1}")[:12])
+            replies.append(raw(cam.port, bad, source=f"127.9.{k}.{j + 1}")[:12])
             times.append(time.monotonic() - t0)
 
     threads = [threading.Thread(target=attack, args=(k,)) for k in range(20)]
@@ -415,7 +393,7 @@ def test_malformed_requests_are_answered_plainly_and_logged_sparingly(guarded):
         t.join()
     url = b"GET http://[x/stats.json HTTP/1.1\r\nHost: localhost\r\n"
     url += f"Authorization: {AUTHORIZATION}\r\nConnection: close\r\n\r\n".encode()
-    assert raw(cam, url).startswith(b"HTTP/1.1 400 ")
+    assert raw(cam.port, url).startswith(b"HTTP/1.1 400 ")
     time.sleep(0.5)
     lines = new_lines(cam, mark)
     print(f"\n120 malformed logins: {Counter(replies)}, {min(times):.2f}-{max(times):.2f} s; "
@@ -446,7 +424,7 @@ def test_answers_name_no_version_and_carry_the_hardening_headers(guarded, guarde
         f"GET / HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n".encode(): "200",
     }
     for data, code in cases.items():
-        status, fields, body = head_of(raw(cam, data))
+        status, fields, body = head_of(raw(cam.port, data))
         names = Counter(name.lower() for name, _ in fields)
         values = dict(fields)
         assert status.split()[1] == code, (data, status)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from test_device_view import CHROMIUM, LR, _painted, chromium_shot, start_view, tiny  # noqa: F401
 
-from device.sinks.auth import Credentials, Throttle, _verify, hash_password, read_users
+from device.sinks.auth import Credentials, Throttle, _verify, basic_pair, hash_password, read_users
 from device.sinks.guard import Guard, tls_context
 
 ROOT = Path(__file__).parents[1]
@@ -37,10 +37,12 @@ def basic(user: str, password: str) -> dict[str, str]:
 RIGHT, WRONG = basic(USER, PASSWORD), basic(USER, "wrong")
 
 
-def request(port, path="/", headers=None, source="127.0.0.1", context=None, host="127.0.0.1"):
+def request(
+    port, path="/", headers=None, source="127.0.0.1", context=None, host="127.0.0.1", timeout=15
+):
     """(status, headers, first bytes of the body) of one GET from the loopback address
     `source`; HTTPS when `context` is given."""
-    kwargs = {"timeout": 15, "source_address": (source, 0)}
+    kwargs = {"timeout": timeout, "source_address": (source, 0)}
     if context is None:
         conn = http.client.HTTPConnection(host, port, **kwargs)
     else:
@@ -97,9 +99,9 @@ def test_passwd_writes_a_0600_file_of_salted_hashes_never_the_password(tmp_path)
     assert users[USER] not in first  # rehashed with a fresh salt
     assert not [p for p in tmp_path.iterdir() if p.name != "view.auth"]  # no temporary left
     credentials = Credentials(users)
-    assert credentials.check(RIGHT["Authorization"])
-    assert not credentials.check(WRONG["Authorization"])
-    assert not credentials.check(basic("mallory", PASSWORD)["Authorization"])
+    assert credentials.verify(basic_pair(RIGHT["Authorization"]))
+    assert not credentials.verify(basic_pair(WRONG["Authorization"]))
+    assert not credentials.verify(basic_pair(basic("mallory", PASSWORD)["Authorization"]))
 
 
 def test_passwd_problems_are_one_line_and_write_nothing(tmp_path):
@@ -271,12 +273,12 @@ def test_a_right_password_elsewhere_is_served_while_someone_guesses(authed):
 # --- Host check and headers ------------------------------------------------------------------
 
 
-def raw(port: int, data: bytes) -> bytes:
-    """What the server sends back to `data` on a plain TCP connection, until it closes. A TLS
-    server may drop a plain client before it has finished writing (ENOTCONN, a reset): then the
-    reply is what came before."""
+def raw(port: int, data: bytes, source: str = "127.0.0.1") -> bytes:
+    """What the server sends back to `data` on a plain TCP connection from the loopback address
+    `source`, until it closes. A TLS server may drop a plain client before it has finished
+    writing (ENOTCONN, a reset): then the reply is what came before."""
     reply = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", port), 10, (source, 0)) as sock:
         try:
             sock.sendall(data)
             sock.shutdown(socket.SHUT_WR)

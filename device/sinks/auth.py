@@ -153,11 +153,6 @@ class Credentials:
                 self._verified.add(self._key(pair))
         return ok
 
-    def check(self, header: str | None) -> bool:
-        """Whether an `Authorization` value carries a listed user's password (no throttle)."""
-        pair = basic_pair(header)
-        return pair is not None and (self.known(pair) or self.verify(pair))
-
 
 class Busy(Exception):
     """An address's turn to have a password checked did not come in time."""
@@ -198,7 +193,7 @@ class Throttle:
         `failed()` when the password was wrong: the turn is then held for the delay."""
         key = _address_key(address)
         with self._lock:
-            record = self._records.get(key) or self._records.setdefault(key, _Record())
+            record = self._records.setdefault(key, _Record())
             record.users += 1
         try:
             if not record.turn.acquire(timeout=max(patience, 0.0)):
