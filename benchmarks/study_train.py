@@ -11,6 +11,14 @@ and its work tree: `--snapshot` copies each run's small state (backup, checkpoin
 history: a few MB) to benchmarks/checkpoints/, which is committed, and a run missing from runs/
 is restored from there before it resumes.
 
+A run can start from a trained narrower network with `--widen-from` (train.fit widens it to each
+spec without changing its output, `train/widen.py`) into <run>-widened/, e.g. the ×3 quality
+network from the ×3 standard:
+
+    python benchmarks/study_train.py --study x3-quality --scale 3 --reparam sesr --multiscale \
+        --specs k5-28 --widen-from benchmarks/checkpoints/tiers/x3-k5-16-plus80k/best.keras \
+        --steps 30000 --lr 5e-4
+
 A finished run trains on with `--more`: --steps further steps from its best.keras (a warm restart
 of the cosine schedule at --lr) into <run>-plus<steps/1000>k/, e.g. the ×2 standard past 40,000:
 
@@ -23,6 +31,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 from common import ROOT, SNAPSHOTS, copy_state, finished, restore, spec_text, training_folder
 
@@ -39,6 +48,7 @@ def main() -> int:
     p.add_argument("--reparam", default="none", help="train.fit --reparam")
     p.add_argument("--multiscale", action="store_true", help="train.fit --multiscale")
     p.add_argument("--more", action="store_true", help="train on from each finished run")
+    p.add_argument("--widen-from", type=Path, help="start each spec from this model, widened")
     p.add_argument("--lr", help="train.fit --lr (default: train.fit's)")
     p.add_argument(
         "--snapshot", action="store_true", help="only copy the runs' state to " + str(SNAPSHOTS)
@@ -49,6 +59,8 @@ def main() -> int:
     for spec in args.specs:
         name = spec if args.reparam == "none" else f"{spec}-{args.reparam}"
         study = args.study or f"x{args.scale}"
+        if args.widen_from:
+            name += "-widened"
         seed = ROOT / "runs" / "study" / study / name / "best.keras"
         if args.more:
             name += f"-plus{args.steps // 1000}k"
@@ -70,6 +82,8 @@ def main() -> int:
         if args.more:
             restore(seed.parent, SNAPSHOTS / study / seed.parent.name)
             cmd += ["--init-from", str(seed)]
+        elif args.widen_from:
+            cmd += ["--init-from", str(args.widen_from)]
         if args.lr:
             cmd += ["--lr", args.lr]
         if (out / "backup").exists():

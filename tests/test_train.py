@@ -194,13 +194,62 @@ def test_init_from_copies_feature_layers_across_scales(tmp_path):
     source = build_espcn(2, spec)
     source.save(tmp_path / "x2.keras")
     target = build_espcn(3, spec)
-    init_from(target, tmp_path / "x2.keras")
+    init_from(target, tmp_path / "x2.keras", spec)
     for i in range(1, 7):
         np.testing.assert_array_equal(
             target.get_layer(f"conv{i}").get_weights()[0],
             source.get_layer(f"conv{i}").get_weights()[0],
         )
     assert target.get_layer("conv7").get_weights()[0].shape[-1] == 9
+    keras.backend.clear_session()
+
+
+NARROW, WIDE = "5:4,3:4,3:4,3:4,3:4,3:4,3+skip", "5:6,3:6,3:5,3:6,3:4,3:7,3+skip"
+
+
+def _trained_looking(model, seed=0):
+    """Random weights and biases everywhere (a fresh model's biases are all zero)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.normal(0, 0.3, w.shape) for w in layer.get_weights()])
+    return model
+
+
+def test_widening_keeps_the_narrow_networks_output_and_lets_new_channels_learn():
+    import keras
+
+    from espcn_edge.model import build_espcn
+    from train.widen import widen, widens
+
+    narrow, wide = parse_spec(NARROW), parse_spec(WIDE)
+    source = _trained_looking(build_espcn(3, narrow))
+    widened = widen(source, wide)
+    lr = np.random.default_rng(1).random((1, 20, 24, 1), np.float32)
+    np.testing.assert_allclose(widened(lr), source(lr), atol=1e-6)
+    assert np.any(widened.get_layer("conv1").get_weights()[0][..., 4:])  # new channels compute
+    assert widened.count_params() > source.count_params()
+    assert widens(source, wide) and not widens(source, narrow)
+    assert not widens(widened, narrow)  # narrowing is not widening
+    assert not widens(source, parse_spec(WIDE.replace("5:6", "3:6")))  # other kernel sizes
+    keras.backend.clear_session()
+
+
+def test_init_from_a_narrower_network_starts_wider_sesr_blocks_at_its_output(tmp_path, capsys):
+    import keras
+
+    from espcn_edge.model import build_espcn
+    from train.fit import init_from
+    from train.reparam import reparam_conv
+
+    source = _trained_looking(build_espcn(3, parse_spec(NARROW)))
+    source.save(tmp_path / "narrow.keras")
+    wide = parse_spec(WIDE)
+    target = build_espcn(3, wide, conv=reparam_conv("sesr"))
+    init_from(target, tmp_path / "narrow.keras", wide)
+    lr = np.random.default_rng(2).random((1, 16, 16, 1), np.float32)
+    np.testing.assert_allclose(target(lr), source(lr), atol=1e-4)
+    assert "Widened" in capsys.readouterr().out
     keras.backend.clear_session()
 
 

@@ -94,13 +94,18 @@ def load_keras(path: Path, role: str):
         raise FitError(f"{path}: cannot load the {role} model ({e.__class__.__name__}: {e})") from e
 
 
-def init_from(model, path: Path) -> None:
-    """Start `model` from the layers of another model with the same name and shape (into a
-    re-parameterized model: blocks that collapse exactly into those layers)."""
+def init_from(model, path: Path, spec: ModelSpec) -> None:
+    """Start `model` (of `spec`) from the layers of another model with the same name and shape
+    (into a re-parameterized model: blocks that collapse exactly into those layers); a narrower
+    network of the same kernel sizes is first widened to `spec`, its output unchanged."""
     from espcn_edge.model import copy_weights
     from train.reparam import expand_from
+    from train.widen import widen, widens
 
     source = load_keras(path, "--init-from")
+    if widens(source, spec):
+        source = widen(source, spec)
+        print(f"Widened {path} to {spec.to_string()} (the same output)")
     copied = copy_weights(source, model) + expand_from(source, model)
     if not copied:
         raise FitError(f"{path}: no layer matches this model's names and shapes")
@@ -312,7 +317,7 @@ def run(cfg: FitConfig) -> dict:
                 model = DevicePatchModel(model, patches)
                 dataset = model.placeholder()
         if cfg.init_from:
-            init_from(model, cfg.init_from)
+            init_from(model, cfg.init_from, spec)
         schedule = keras.optimizers.schedules.CosineDecay(cfg.lr, total_steps, alpha=0.02)
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
@@ -396,7 +401,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--init-from",
         type=Path,
         metavar="MODEL.keras",
-        help="start layers of the same name and shape from another model (e.g. another scale)",
+        help="start layers of the same name and shape from another model (e.g. another scale); "
+        "a narrower one of the same kernel sizes is widened first, its output unchanged",
     )
     add(
         "--qat",

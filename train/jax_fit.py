@@ -50,7 +50,7 @@ def train(cfg: FitConfig, policy: str = "mixed_bfloat16") -> dict:
         model = build_espcn(scale, spec, conv=reparam_conv(cfg.reparam), head_dtype="float32")
     plain = build_espcn(scale, spec)
     if cfg.init_from:
-        init_from(model, cfg.init_from)
+        init_from(model, cfg.init_from, spec)
     total = cfg.epochs * cfg.steps_per_epoch
     optimizer = keras.optimizers.Adam(
         keras.optimizers.schedules.CosineDecay(cfg.lr, total, alpha=0.02)
