@@ -44,9 +44,10 @@ def too_large(name: str, width: int, height: int) -> str | None:
     return refusal(name, f"{width}×{height}", width * height)
 
 
-def refusal(name: str, size: str, pixels: int) -> str:
-    """The line refusing `name`, which declares `size` (`pixels` in all)."""
+def refusal(name: str, size: str, pixels: int, what: str = "declares") -> str:
+    """The line refusing `name`, which declares (or `what` else: "a frame of") `size` (`pixels`
+    in all)."""
     return (
-        f"{name}: declares {size} pixels, above the limit of {max_pixels():,}; if this "
+        f"{name}: {what} {size} pixels, above the limit of {max_pixels():,}; if this "
         f"machine has the memory, set {MAX_PIXELS_ENV}={pixels} to read it"
     )

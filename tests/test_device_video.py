@@ -288,6 +288,29 @@ def test_a_codec_that_sizes_its_frames_by_decoding_one_is_refused_within_the_lim
         assert [(f.width, f.height) for f in within.frames()] == [SIZE]
 
 
+def test_a_frame_that_grows_past_the_limit_mid_stream_is_refused_by_name(tmp_path, monkeypatch):
+    """MPEG-TS segments join by concatenation: a 64×48 clip followed by a 96×72 one is one file
+    whose header (its first frames) is within a limit of 5,000 pixels and whose later frames are
+    not. Those were decoded at whatever size they had; now the first of them ends the clip."""
+    from device.sources import Clip, SourceError
+
+    small, large = (64, 48), (96, 72)
+    joined = tmp_path / "grows.ts"
+    joined.write_bytes(
+        one_frame(tmp_path / "a.ts", small, fmt="mpegts").read_bytes()
+        + one_frame(tmp_path / "b.ts", large, fmt="mpegts").read_bytes()
+    )
+    with Clip(joined) as whole:  # within the default limit: both sizes decode
+        assert [(f.width, f.height) for f in whole.frames()] == [small, large]
+    monkeypatch.setenv("ESPCN_EDGE_MAX_PIXELS", "5000")
+    with Clip(joined) as clip, pytest.raises(SourceError) as e:
+        sizes = [(f.width, f.height) for f in clip.frames()]
+    assert str(e.value) == (
+        f"{joined}: a frame of 96×72 pixels, above the limit of 5,000; if this machine has the "
+        "memory, set ESPCN_EDGE_MAX_PIXELS=6912 to read it"
+    ), sizes
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 PAGE = """<!doctype html><body><script>

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from espcn_edge.color import resize_bicubic
 from espcn_edge.frames import Frame
-from espcn_edge.limits import MAX_PIXELS_ENV, max_pixels, too_large
+from espcn_edge.limits import MAX_PIXELS_ENV, max_pixels, refusal, too_large
 
 from .source import Source, SourceError
 
@@ -78,8 +78,10 @@ class Clip:
     def packets(self) -> Iterator[tuple[object | None, object | None]]:
         """(decoded video frame, None) or (None, audio packet), in file order. Every frame has
         a `pts` and a `duration` (in `time_base` units), made up from the frame rate where the
-        file has none."""
+        file has none. A frame larger than the limit ends the clip (a stream may change size
+        after the header was checked)."""
         streams = [self.video] + ([self.audio] if self.audio else [])
+        limit = max_pixels()
         tick = round(1 / (self.fps or 30.0) / self.time_base) or 1
         next_pts = 0
         try:
@@ -89,6 +91,9 @@ class Clip:
                         yield None, packet
                     continue
                 for frame in packet.decode():
+                    if (pixels := frame.width * frame.height) > limit:
+                        size = f"{frame.width}×{frame.height}"
+                        raise SourceError(refusal(str(self.path), size, pixels, "a frame of"))
                     if self.display_matrix is None:
                         self.display_matrix = _display_matrix(frame)
                     frame.pts = next_pts if frame.pts is None else frame.pts
