@@ -60,18 +60,16 @@ runs/tiers/x3-k5-16/best.keras --lr 5e-4 --epochs 80 --steps-per-epoch 1000`: fl
 → 28.991) and 8,000 QAT steps at `--lr 2e-4` (int8 33.003 / 29.406; 4,000 at `--lr 5e-4` 32.987 /
 29.399, at `--lr 3e-4` 32.962 / 29.388); tiny 3,000 + 2,000 steps from the finished run (the list
 above gives the last stage's steps to its best checkpoint).
-**quality** (`seed-skip`) at ×2 is the study's `seed-skip-sesr` run (40,000 steps, same command with
-`--specs seed-skip`) after 4,000 QAT steps at `--lr 3e-4`. At ×4 it is trained like standard, from
-the finished ×2 run at the ×2 budget (`--tiers quality --scales 4 --steps 40000 --qat-steps 4000`,
-bf16 without XLA on an AMX CPU). At ×3 the same recipe gave int8 32.89 / 29.34, below the earlier
-network's 32.93 / 29.35, so ×3 is still the earlier default's network: `python -m train.fit --scale
-2 --epochs 40 --steps-per-epoch 1000`, ×3 from a ×2 checkpoint (`--init-from`, 25,000 steps), then
-30,000 steps more at `--lr 3e-4` and a `--qat` fine-tune (`--lr 5e-4`, 4,000 steps). At ×3 and ×4
-standard now measures level with quality or above it. `python benchmarks/ship.py runs/…/best.keras
---tier T` converted each to int8 (standard and quality with `--float-conv1`; default converter
-options otherwise, calibrated on the training images: pre-tanh ranges clamped to ±2, the identity
-path's clip folded and its residual requantized exactly, docs/convert.md), measured it and put it
-into `espcn_edge/models/`."""
+**quality** at ×3 is `k5-28`, standard's ×3 float network widened and trained on, then QAT
+([the quality tier](#the-quality-tier-against-abpn)). The withdrawn `seed-skip` (the quality rows'
+×2 and ×4 columns) was at ×2 the study's `seed-skip-sesr` run (40,000 steps, same command with
+`--specs seed-skip`) after 4,000 QAT steps at `--lr 3e-4`, at ×4 trained like standard from the
+finished ×2 run at the ×2 budget (`--tiers quality --scales 4 --steps 40000 --qat-steps 4000`, bf16
+without XLA on an AMX CPU); both measured below standard. `python benchmarks/ship.py
+runs/…/best.keras --tier T` converted each to int8 (standard and quality with `--float-conv1`;
+default converter options otherwise, calibrated on the training images: pre-tanh ranges clamped
+to ±2, the identity path's clip folded and its residual requantized exactly, docs/convert.md),
+measured it and put it into `espcn_edge/models/`."""
 WIDTHS = """**Why tiny is 8 channels wide.** XNNPACK's int8 convolutions on this CPU process
 channels in groups of 8 or 16: a 10-channel layer costs what a 16-channel one does.
 `python benchmarks/profile_layers.py --spec SPEC` (int8, 320×240, 2 threads, same machine):
@@ -810,7 +808,7 @@ def main() -> int:
         f"{len(shipped_tiers(2))} int8 models per scale, `--tier "
         f"{'|'.join(shipped_tiers(2))}` ({DEFAULT_TIER} is the default; `camera --tier auto "
         "--fps F` picks by timing them on the device). `quality` ships where it measures "
-        "better than standard on both sets: today nowhere (below).",
+        "better than standard on both sets (below).",
         "",
         *quality_tables(results["quality"]),
         "",

@@ -4,6 +4,8 @@ the float models they came from. Real evaluation runs; the numbers are in docs/b
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from conftest import SHARED, _require
 
@@ -51,7 +53,7 @@ def test_every_tier_beats_opencv_and_the_tier_before_it(scale, set_name):
     )
     measured = dict(zip(tiers, ours, strict=True))
     assert min(ours) > max(espcn, fsrcnn), (measured, espcn, fsrcnn)
-    assert all(a < b for a, b in zip(ours, ours[1:])), measured
+    assert all(a < b for a, b in pairwise(ours)), measured
 
 
 @pytest.mark.parametrize("scale", SCALES)
