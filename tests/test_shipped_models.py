@@ -41,7 +41,7 @@ def test_the_default_is_the_standard_tier():
 @pytest.mark.parametrize("set_name", ["Set5", "Set14"])
 @pytest.mark.parametrize("scale", SCALES)
 def test_every_tier_beats_opencv_and_the_tier_before_it(scale, set_name):
-    """A tier ships only where it measures better than the faster one before it (issue 36)."""
+    """A tier ships only where it measures better than the faster one before it."""
     pytest.importorskip("cv2")
     images = load_images(_require(SHARED / "data" / "benchmark" / set_name), scale)
     peers = [f"opencv:{_require(PEERS) / f'{m}_x{scale}.pb'}" for m in ("ESPCN", "FSRCNN")]
