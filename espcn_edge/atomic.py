@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import UserError
+from .interrupt import pending
 
 # The process umask, read once at import (os.umask can only be read by setting it).
 _UMASK = os.umask(0o022)
@@ -61,6 +62,7 @@ def atomic_files(
         yield temps
         for tmp, current in zip(temps, targets, strict=True):
             _flush(tmp, current, private)
+        pending()  # a Ctrl-C whose exception a library swallowed: nothing is replaced
         for tmp, current in zip(temps, targets, strict=True):
             os.replace(tmp, current)
     except WriteError:

@@ -40,13 +40,40 @@ def _handling(handler: Callable[[int], None]) -> Iterator[None]:
             signal.signal(signum, old)
 
 
-def interruptible() -> contextlib.AbstractContextManager[None]:
-    """Raise Interrupted in the main thread on SIGINT or SIGTERM."""
+# signals `interruptible` raised for while its block runs: their exception can be lost (raised
+# inside a finalizer, whose exceptions Python ignores, or a library callback that swallows them)
+_arrived: list[int] = []
+
+
+def pending() -> None:
+    """Raise Interrupted for a signal whose exception was lost. Atomic writes call this before
+    they commit, so a command interrupted this way still keeps the earlier files."""
+    if _arrived:
+        raise Interrupted(_arrived[0])
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Raise Interrupted in the main thread on SIGINT or SIGTERM; one whose exception was lost
+    is raised again before the next atomic commit (`pending`) or when the block ends, and one
+    that a library turned into another error (TensorFlow's converter does) is raised instead."""
 
     def handler(signum: int) -> None:
+        _arrived.append(signum)
         raise Interrupted(signum)
 
-    return _handling(handler)
+    try:
+        with _handling(handler):
+            yield
+        pending()
+    except Interrupted:
+        raise
+    except BaseException:
+        if _arrived:
+            raise Interrupted(_arrived[0]) from None
+        raise
+    finally:
+        _arrived.clear()
 
 
 def stop_on_signals(stop: Callable[[], None]) -> contextlib.AbstractContextManager[None]:

@@ -168,6 +168,52 @@ def test_a_deferred_signal_is_raised_where_checked_and_a_second_ctrl_c_at_once()
     assert signal.getsignal(signal.SIGINT) is before  # the handler restored
 
 
+class _SignalInFinalizer:
+    """Sends SIGTERM from its finalizer and runs on: the handler's Interrupted is raised inside
+    `__del__`, where Python prints 'Exception ignored' and goes on (as a library's callback or
+    finalizer can, which lost `convert.tflite` a SIGTERM now and then: it finished and replaced
+    the earlier model)."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100_000):  # the handler runs at one of these steps, inside __del__
+            pass
+
+
+def test_a_signal_whose_exception_was_lost_still_stops_the_next_atomic_write(tmp_path):
+    from espcn_edge.atomic import write_text
+    from espcn_edge.interrupt import Interrupted, interruptible
+
+    target = tmp_path / "report.json"
+    target.write_text("earlier")
+    steps = []
+    with pytest.raises(Interrupted) as e:
+        with interruptible():
+            _SignalInFinalizer()  # collected at once; the signal's exception is lost in it
+            steps.append("went on")
+            write_text(target, "new")
+    assert steps == ["went on"] and e.value.status == 143
+    assert target.read_text() == "earlier" and [p.name for p in tmp_path.iterdir()] == [
+        "report.json"
+    ]
+    with pytest.raises(Interrupted):  # with no write after it: raised as the block ends
+        with interruptible():
+            _SignalInFinalizer()
+    with pytest.raises(Interrupted):  # turned into another error on its way up: still one
+        with interruptible():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+            except Interrupted:  # what TensorFlow's converter made of it once
+                raise RuntimeError("'NoneType' object is not callable") from None
+    with interruptible():  # a later block starts clean
+        write_text(target, "later")
+    assert target.read_text() == "later"
+    with pytest.raises(ValueError):  # an error with no signal is itself
+        with interruptible():
+            raise ValueError("a bad file")
+
+
 @pytest.mark.parametrize("delay", [0.15, 0.3, 0.6])
 def test_ctrl_c_while_the_command_starts_is_one_line(tmp_path, delay):
     """The console command itself (device.start): SIGINT while its modules load, or just after,
