@@ -55,15 +55,16 @@ def test_every_tier_ships_exactly_where_the_table_says():
 
 
 def test_a_tier_that_does_not_ship_says_why_in_one_line(capsys):
-    """quality ships only where it measures better than standard (×3 so far): elsewhere
-    `--tier quality` says so and what ships instead (issue: a worse model is never "quality")."""
-    assert "quality" not in shipped(2) and "quality" in shipped(3)
-    with pytest.raises(ModelError, match="--tier quality does not ship at ×2: .*--tier tiny or "
+    """quality ships only where it measures better than standard (×2 and ×3 so far):
+    elsewhere `--tier quality` says so and what ships instead (issue: a worse model is never
+    "quality")."""
+    assert "quality" not in shipped(4) and "quality" in shipped(3)
+    with pytest.raises(ModelError, match="--tier quality does not ship at ×4: .*--tier tiny or "
                        "--tier standard"):  # fmt: skip
-        default_model_path(2, "quality")
-    assert cli(["upscale", "x.png", "--tier", "quality"]) == 2
+        default_model_path(4, "quality")
+    assert cli(["upscale", "x.png", "--tier", "quality", "--scale", "4"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "does not ship at ×2" in err[0], err
+    assert len(err) == 1 and "does not ship at ×4" in err[0], err
 
 
 def test_an_unknown_tier_is_a_model_error():
