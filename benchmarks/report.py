@@ -60,9 +60,9 @@ runs/tiers/x3-k5-16/best.keras --lr 5e-4 --epochs 80 --steps-per-epoch 1000`: fl
 → 28.991) and 8,000 QAT steps at `--lr 2e-4` (int8 33.003 / 29.406; 4,000 at `--lr 5e-4` 32.987 /
 29.399, at `--lr 3e-4` 32.962 / 29.388); tiny 3,000 + 2,000 steps from the finished run (the list
 above gives the last stage's steps to its best checkpoint).
-**quality** at ×3 is `k5-28`, standard's ×3 float network widened and trained on, then QAT
+**quality** at ×2 and ×3 is `k5-28`, standard's float network widened and trained on, then QAT
 ([the quality tier](#the-quality-tier-against-abpn)). The withdrawn `seed-skip` (the quality rows'
-×2 and ×4 columns) was at ×2 the study's `seed-skip-sesr` run (40,000 steps, same command with
+×4 columns) was at ×2 the study's `seed-skip-sesr` run (40,000 steps, same command with
 `--specs seed-skip`) after 4,000 QAT steps at `--lr 3e-4`, at ×4 trained like standard from the
 finished ×2 run at the ×2 budget (`--tiers quality --scales 4 --steps 40000 --qat-steps 4000`, bf16
 without XLA on an AMX CPU); both measured below standard. `python benchmarks/ship.py
