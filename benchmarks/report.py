@@ -60,10 +60,10 @@ runs/tiers/x3-k5-16/best.keras --lr 5e-4 --epochs 80 --steps-per-epoch 1000`: fl
 → 28.991) and 8,000 QAT steps at `--lr 2e-4` (int8 33.003 / 29.406; 4,000 at `--lr 5e-4` 32.987 /
 29.399, at `--lr 3e-4` 32.962 / 29.388); tiny 3,000 + 2,000 steps from the finished run (the list
 above gives the last stage's steps to its best checkpoint).
-**quality** at ×2 and ×3 is `k5-28`, standard's float network widened and trained on, then QAT
-([the quality tier](#the-quality-tier-against-abpn)). The withdrawn `seed-skip` (the quality rows'
-×4 columns) was at ×2 the study's `seed-skip-sesr` run (40,000 steps, same command with
-`--specs seed-skip`) after 4,000 QAT steps at `--lr 3e-4`, at ×4 trained like standard from the
+**quality** is `k5-28` at every scale, standard's float network widened and trained on, then QAT
+([the quality tier](#the-quality-tier-against-abpn)). The withdrawn `seed-skip` was at ×2 the
+study's `seed-skip-sesr` run (40,000 steps, same command with `--specs seed-skip`) after 4,000
+QAT steps at `--lr 3e-4`, at ×4 trained like standard from the
 finished ×2 run at the ×2 budget (`--tiers quality --scales 4 --steps 40000 --qat-steps 4000`, bf16
 without XLA on an AMX CPU); both measured below standard. `python benchmarks/ship.py
 runs/…/best.keras --tier T` converted each to int8 (standard and quality with `--float-conv1`;
@@ -236,7 +236,7 @@ def quality_tables(q: dict) -> list[str]:
             row(
                 f"{t}: int8 drop vs float, Set5 / Set14 (dB)",
                 lambda s, _, t=t: " / ".join(
-                    f"{psnr(s, n, f'{t} float') - psnr(s, n, f'{t} int8'):.2f}"
+                    f"{round(psnr(s, n, f'{t} float') - psnr(s, n, f'{t} int8'), 2) + 0.0:.2f}"
                     for n in ("Set5", "Set14")
                 ),
             )
@@ -805,7 +805,7 @@ def main() -> int:
         "",
         "## Shipped tiers against the peers",
         "",
-        f"{len(shipped_tiers(2))} int8 models per scale, `--tier "
+        f"The int8 models of each scale, `--tier "
         f"{'|'.join(shipped_tiers(2))}` ({DEFAULT_TIER} is the default; `camera --tier auto "
         "--fps F` picks by timing them on the device). `quality` ships where it measures "
         "better than standard on both sets (below).",
@@ -818,15 +818,21 @@ def main() -> int:
             f"* ×{s} {t}: `{c['spec_string']}` ({c['params']:,} params, "
             f"{c['macs_per_lr_pixel']:,} MAC/LR px, {c['steps']:,} steps"
             f"{', SESR blocks' if c.get('reparam') == 'sesr' else ''}"
-            f"{', QAT' if c.get('quantization_aware') else ''})"
+            f"{', QAT' if c.get('quantization_aware') else ''}"
+            + (
+                f"; widened from ×{s} standard's float network, "
+                "[below](#the-quality-tier-against-abpn))"
+                if t == "quality"
+                else ")"
+            )
             for (s, t), c in cards.items()
         ),
         "",
         RECIPE,
         "",
-        QUALITY_TIER,
-        "",
         "![bicubic | espcn-edge int8 | HR](img/crops_x3.png)",
+        "",
+        QUALITY_TIER,
         "",
         *speed_section("no_dot_product", speed_["no_dot_product"]),
         "",
