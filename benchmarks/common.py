@@ -32,16 +32,24 @@ def spec_text(name: str) -> str:
     return STUDY_CANDIDATES.get(name, name)
 
 
+def link_into(paths: list[Path], folder: Path) -> Path:
+    """`folder` with a link to each of `paths` under its own name (those there already kept)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        link = folder / path.name
+        if not link.exists():
+            link.symlink_to(path.resolve())
+    return folder
+
+
 def training_folder() -> Path:
     """One folder of links to T91 + BSD200 (the classic SR training set), under runs/."""
-    folder = ROOT / "runs" / "data" / "t91_bsd200"
-    folder.mkdir(parents=True, exist_ok=True)
-    for subset in ("T91", "BSD200"):
-        for image in sorted((SHARED / "data" / "train" / subset).iterdir()):
-            link = folder / image.name
-            if not link.exists():
-                link.symlink_to(image)
-    return folder
+    images = [
+        image
+        for subset in ("T91", "BSD200")
+        for image in sorted((SHARED / "data" / "train" / subset).iterdir())
+    ]
+    return link_into(images, ROOT / "runs" / "data" / "t91_bsd200")
 
 
 def copy_state(src: Path, dst: Path) -> None:

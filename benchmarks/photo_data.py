@@ -21,7 +21,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, training_folder
+from common import ROOT, link_into, training_folder
 from PIL import Image
 
 from espcn_edge.dataset import find_pairs
@@ -58,17 +58,18 @@ def fetch(folder: Path) -> list[Path]:
 
 def photographs(files: list[Path]) -> dict[str, Path]:
     """Each named photograph's largest file (Plasma ships one file per screen size)."""
-    found: dict[str, Path] = {}
+    found: dict[str, tuple[int, Path]] = {}  # name → (pixels, file)
     for path in files:
         name = path.parents[2].name if path.parent.name == "images" else path.stem
         if name in PHOTOS:
-            size = Image.open(path).size
-            if name not in found or size[0] * size[1] > np.prod(Image.open(found[name]).size):
-                found[name] = path
+            with Image.open(path) as image:
+                pixels = image.width * image.height
+            if pixels > found.get(name, (0, path))[0]:
+                found[name] = (pixels, path)
     missing = sorted(set(PHOTOS) - set(found))
     if missing:
         raise SystemExit(f"photo_data: not in the packages: {', '.join(missing)}")
-    return found
+    return {name: path for name, (_, path) in found.items()}
 
 
 def tiles(path: Path) -> list[Image.Image]:
@@ -85,14 +86,6 @@ def tiles(path: Path) -> list[Image.Image]:
     return kept
 
 
-def link_all(paths: list[Path], folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        link = folder / path.name
-        if not link.exists():
-            link.symlink_to(path.resolve())
-
-
 def main() -> int:
     base = training_folder()
     root = ROOT / "runs" / "data" / "t91_bsd200_photos"
@@ -107,8 +100,8 @@ def main() -> int:
         part.rename(made)
     valid = [p.hr for p in find_pairs(base, 3, "valid")]
     train = [p.hr for p in find_pairs(base, 3, "train")]
-    link_all(train + sorted(made.iterdir()), root / "DIV2K_train_HR")
-    link_all(valid, root / "DIV2K_valid_HR")
+    link_into(train + sorted(made.iterdir()), root / "DIV2K_train_HR")
+    link_into(valid, root / "DIV2K_valid_HR")
     pixels = sum(np.prod(Image.open(p).size) for p in made.iterdir()) / 1e6
     print(f"{root}: {len(train)} T91/BSD200 + {len(list(made.iterdir()))} photo tiles "
           f"({pixels:.0f} MP) to train on, {len(valid)} to validate on")  # fmt: skip
